@@ -1,0 +1,1 @@
+"""tap-hrdata: a Singer tap for HR data (Talentsoft, HrFlow, YouServe, Coresignal)."""

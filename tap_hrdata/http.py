@@ -1,0 +1,342 @@
+"""HTTP conduct shared by every source: one place for what the SDK leaves out.
+
+Every stream of the tap derives from :class:`ConductedStream`, which adds to the SDK's
+``RESTStream``:
+
+- timeouts on every request (``request_timeout_seconds``);
+- retries with exponential backoff and jitter on 429, 5xx, resets and broken bodies,
+  honouring ``Retry-After`` (the SDK's wait generator ignores it);
+- one token renewal on a 401, then the request is retried;
+- error messages that name the source, stream, method, path and status, never a header,
+  a query string or a token;
+- bodies streamed (``stream=True``) and a resumable-body loop (:meth:`ConductedStream.
+  resumable`) for exports and files, so a broken body is retried from the last record or
+  byte already taken, not from the start;
+- plain ``http://`` refused for anything but loopback hosts, since credentials travel.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import random
+import time
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from tap_hrdata.settings import global_settings, source_settings
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Generator, Iterator
+
+    from singer_sdk.helpers.types import Auth
+    from singer_sdk.streams.rest import HTTPRequest
+
+    from tap_hrdata.tap import TapHrData
+
+T = t.TypeVar("T")
+
+MAX_RETRY_AFTER_SECONDS = 600.0
+ERROR_EXCERPT_CHARS = 300
+
+
+class BrokenBodyError(Exception):
+    """A response body that ended or broke before it was complete (retriable)."""
+
+
+class TokenRejectedError(RetriableAPIError):
+    """A 401 on a token we believed valid: renew it once and retry at once."""
+
+
+#: Failures of the transport while a body is being read: the body is re-requested.
+BODY_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    ConnectionResetError,
+    BrokenBodyError,
+)
+
+#: Failures of a request before its body: retried by the request decorator.
+REQUEST_ERRORS: tuple[type[BaseException], ...] = (
+    RetriableAPIError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+)
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1 addresses."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, what: str) -> None:
+    """Refuse a URL credentials must not travel to: plain http is for loopback only."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return
+    if parts.scheme == "http":
+        msg = f"{what} uses plain http:// to a non-loopback host; credentials are sent only over https://"
+    else:
+        msg = f"{what} must be an https:// URL"
+    raise ConfigValidationError(msg)
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    """The wait a ``Retry-After`` header asks for (seconds or HTTP date), capped."""
+    if response is None:
+        return None
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with jitter; Retry-After wins when the server gives one."""
+
+    max_tries: int = 6
+    base_seconds: float = 0.5
+    max_seconds: float = 60.0
+
+    def delay(self, attempt: int, exc: BaseException | None) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based) after ``exc``."""
+        if isinstance(exc, TokenRejectedError):
+            return 0.0
+        asked = retry_after_seconds(getattr(exc, "response", None))
+        if asked is not None:
+            return asked
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311  # jitter, not crypto
+
+    def wait_gen(self) -> Generator[float, BaseException | None, None]:
+        """A ``backoff`` wait generator: backoff sends it the exception of each failure."""
+        attempt = 0
+        exc = yield 0.0  # priming
+        while True:
+            attempt += 1
+            exc = yield self.delay(attempt, exc)
+
+
+@dataclass
+class StreamStats:
+    """What one stream cost: reported in the end-of-run summary line."""
+
+    api_calls: int = 0
+    retries: int = 0
+    bytes: int = 0
+    files: int = 0
+
+
+def redacted_error(source: str, stream: str, response: requests.Response) -> str:
+    """An error message naming where and how a request failed, and nothing secret.
+
+    The path is kept, the query string is dropped (it may carry filters or keys), headers
+    are never shown, and the body excerpt is short.
+    """
+    request = response.request
+    method = request.method if request is not None else "GET"
+    path = urlsplit(response.url or (request.url if request is not None else "") or "").path
+    excerpt = ""
+    try:
+        raw = next(response.iter_content(ERROR_EXCERPT_CHARS * 4), b"")
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        excerpt = " ".join(text.split())[:ERROR_EXCERPT_CHARS]
+    except (requests.RequestException, RuntimeError, ConnectionError, StopIteration):
+        excerpt = ""
+    finally:
+        response.close()
+    reason = response.reason or ""
+    msg = f"{source} stream '{stream}': {method} {path} failed with HTTP {response.status_code} {reason}"
+    return f"{msg}: {excerpt}" if excerpt else msg
+
+
+class ConductedStream(RESTStream[T]):
+    """Base of every stream of the tap: settings of its source, shared auth, HTTP conduct."""
+
+    #: Settings block of the stream's source (``talentsoft``, ``hrflow`` ...).
+    source: t.ClassVar[str]
+    retry_policy: t.ClassVar[RetryPolicy] = RetryPolicy()
+    _tap: TapHrData
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stats = self._tap.stats_for(self.name)
+        # Bodies are streamed: JSON pages are read whole by .json(), exports and files
+        # chunk by chunk, never more than one frame or chunk at a time.
+        self.requests_session.stream = True
+
+    @property
+    def settings(self) -> dict[str, t.Any]:
+        """This stream's source settings, defaults applied."""
+        return source_settings(self.config, self.source)
+
+    @property
+    def url_base(self) -> str:
+        """The source's base URL (it may carry a path prefix)."""
+        return str(self.settings["base_url"]).rstrip("/")
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]  # requests takes floats
+        """Connect and read timeout, seconds."""
+        return float(global_settings(self.config)["request_timeout_seconds"])
+
+    @property
+    def authenticator(self) -> Auth:
+        """The one authenticator of the source for the whole run."""
+        return self._tap.authenticator_for(self.source)
+
+    # ---- responses -------------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Classify a response: fine, retriable, token to renew, or fatal (redacted)."""
+        self.stats.api_calls += 1
+        status = response.status_code
+        if status < HTTPStatus.BAD_REQUEST:
+            if (accepted := getattr(self.authenticator, "note_accepted", None)) is not None:
+                accepted()
+            return
+        if status == HTTPStatus.UNAUTHORIZED and self._renew_after_rejection(response):
+            response.close()
+            msg = f"{self.source} stream '{self.name}': token rejected, renewing it once"
+            raise TokenRejectedError(msg, response)
+        msg = redacted_error(self.source, self.name, response)
+        if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(msg, response)
+        raise FatalAPIError(msg)
+
+    def _renew_after_rejection(self, response: requests.Response) -> bool:
+        renew = getattr(self.authenticator, "renew_after_rejection", None)
+        if renew is None or response.request is None:
+            return False
+        return bool(renew(response.request.headers.get("Authorization")))
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Error text for a failed response, without secrets (the SDK's shows headers)."""
+        return redacted_error(self.source, self.name, response)
+
+    # ---- retries ---------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        """Attempts per request before giving up."""
+        return self.retry_policy.max_tries
+
+    def backoff_wait_generator(self) -> Generator[float, t.Any, None]:
+        """Backoff honouring Retry-After."""
+        return self.retry_policy.wait_gen()
+
+    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401  # backoff's Details
+        """Count and log a retry, without the request's headers or query."""
+        self.stats.retries += 1
+        exc = details.get("exception")
+        self.logger.warning(
+            "%s stream '%s': retry %d in %.1fs after %s",
+            self.source,
+            self.name,
+            details.get("tries", 0),
+            details.get("wait", 0.0),
+            exc if isinstance(exc, (RetriableAPIError, BrokenBodyError)) else type(exc).__name__,
+        )
+
+    def request_decorator(self, func: Callable[..., T]) -> Callable[..., T]:
+        """Retry ``func`` on retriable failures, honouring Retry-After."""
+        return backoff.on_exception(  # type: ignore[no-any-return]
+            self.backoff_wait_generator,
+            REQUEST_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=None,  # the policy jitters itself, and never below Retry-After
+            logger=None,
+        )(func)
+
+    # ---- requests outside the SDK's page loop ------------------------------------------
+
+    def send(self, request: HTTPRequest) -> requests.Response:
+        """Send one request with the shared conduct; the body is left unread (streamed)."""
+        prepared = self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            data=request.data,
+        )
+        return self.request_decorator(self._send_prepared)(prepared)
+
+    def _send_prepared(self, prepared: requests.PreparedRequest) -> requests.Response:
+        authenticated = self.authenticator(prepared)
+        response = self.requests_session.send(
+            authenticated, timeout=self.timeout, stream=True, allow_redirects=self.allow_redirects
+        )
+        self.validate_response(response)
+        return response
+
+    def resumable(
+        self,
+        open_body: Callable[[], requests.Response],
+        read: Callable[[requests.Response], Iterator[T]],
+        *,
+        where: str,
+    ) -> Iterator[T]:
+        """Read a body, re-opening it after a broken transfer.
+
+        ``open_body`` must build its request from the caller's *current* position (next
+        offset, next byte), which ``read`` advances as it yields, so a retry resumes after
+        what was already taken instead of starting over.
+        """
+        failures = 0
+        while True:
+            response = open_body()
+            try:
+                yield from read(response)
+            except BODY_ERRORS as exc:
+                failures += 1
+                if failures >= self.retry_policy.max_tries:
+                    msg = f"{self.source} stream '{self.name}': {where}: body broken {failures} times ({exc})"
+                    raise FatalAPIError(msg) from exc
+                wait = self.retry_policy.delay(failures, exc)
+                self.stats.retries += 1
+                self.logger.warning(
+                    "%s stream '%s': %s: body broken (%s), resuming in %.1fs",
+                    self.source,
+                    self.name,
+                    where,
+                    type(exc).__name__,
+                    wait,
+                )
+                time.sleep(wait)
+                continue
+            finally:
+                response.close()
+            return

@@ -1,0 +1,179 @@
+"""The settings contract, in one place.
+
+Users' pipelines depend on these names (Meltano exposes the nested objects as dotted
+settings, e.g. ``talentsoft.client_id`` / ``TAP_HRDATA_TALENTSOFT_CLIENT_ID``), so a name
+here is never renamed. Defaults of nested settings live in the schema too, and
+:func:`source_settings` is the only place that reads a source's block with them applied.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+GLOBAL_SETTINGS = th.PropertiesList(
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Earliest record date to sync on a first run (HrFlow updated_at, YouServe "
+        "upload date, Coresignal last_updated). Later runs use their bookmarks.",
+    ),
+    th.Property(
+        "files_storage_url",
+        th.StringType,
+        default="output/files",
+        description="Where file bytes (Talentsoft attachments, YouServe files) are written: a local "
+        "path, or any fsspec URL such as s3://bucket/prefix when that fsspec backend is installed.",
+    ),
+    th.Property(
+        "inline_files_max_bytes",
+        th.IntegerType,
+        default=0,
+        description="Files at or under this size also carry their bytes as content_base64 in their "
+        "record (0 disables).",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType,
+        default=120,
+        description="Connect and read timeout of every HTTP request, in seconds.",
+    ),
+)
+
+TALENTSOFT = th.Property(
+    "talentsoft",
+    th.ObjectType(
+        th.Property(
+            "base_url",
+            th.StringType,
+            description="Site URL of the Talentsoft Recruiting instance, e.g. https://customer.talent-soft.com "
+            "(may carry a path prefix). Required for the source.",
+        ),
+        th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
+        th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
+        th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
+        th.Property(
+            "page_size", th.IntegerType, default=100, description="Records per export request (limit)."
+        ),
+        th.Property(
+            "filter",
+            th.StringType,
+            description="Vendor filter passed as the export `filter` query parameter, e.g. "
+            "updateDate:gt:2026-01-01. Bookmarks are kept per filter value.",
+        ),
+        th.Property(
+            "referential_categories",
+            th.ArrayType(th.StringType),
+            default=["countries"],
+            description="Referential categories to export (GET /api/v1/referentials/{category}).",
+        ),
+        th.Property(
+            "max_frame_bytes",
+            th.IntegerType,
+            default=268435456,
+            description="Largest accepted export frame, and largest uncompressed zip entry (zip-bomb guard).",
+        ),
+    ),
+    description="Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, "
+    "attachments, referentials.",
+)
+
+HRFLOW = th.Property(
+    "hrflow",
+    th.ObjectType(
+        th.Property("base_url", th.StringType, default="https://api.hrflow.ai/v1", description="API URL."),
+        th.Property("api_key", th.StringType, secret=True, description="API key (X-API-KEY)."),
+        th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
+        th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
+        th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
+        th.Property("page_size", th.IntegerType, default=30, description="Items per page (limit, at most 100)."),
+    ),
+    description="HrFlow.ai: streams hrflow_profiles, hrflow_jobs, hrflow_sources, hrflow_boards.",
+)
+
+YOUSERVE = th.Property(
+    "youserve",
+    th.ObjectType(
+        th.Property("base_url", th.StringType, default="https://api.youserve.nl", description="API URL."),
+        th.Property(
+            "token_url",
+            th.StringType,
+            default="https://api.youserve.nl/authentication/token",
+            description="OAuth2 token URL.",
+        ),
+        th.Property("client_id", th.StringType, description="OAuth2 client id."),
+        th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
+        th.Property("tenant_id", th.StringType, description="Tenant (x-raet-tenant-id header)."),
+        th.Property(
+            "business_types",
+            th.ArrayType(th.IntegerType),
+            description="Business type ids to download (all subscribed types when empty).",
+        ),
+        th.Property("page_size", th.IntegerType, default=100, description="Listing page size (1..1000)."),
+        th.Property(
+            "chunk_size_bytes",
+            th.IntegerType,
+            default=4194304,
+            description="Files larger than this are downloaded in Range requests of this size.",
+        ),
+        th.Property(
+            "delete_after_download",
+            th.BooleanType,
+            default=False,
+            description="Delete files on the server once a target has confirmed them (see README).",
+        ),
+    ),
+    description="Visma YouServe File API (subscriber): stream delivered_files.",
+)
+
+CORESIGNAL = th.Property(
+    "coresignal",
+    th.ObjectType(
+        th.Property(
+            "base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."
+        ),
+        th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
+        th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
+        th.Property(
+            "job_ids", th.ArrayType(th.IntegerType), description="Job ids to collect instead of filters."
+        ),
+        th.Property("limit", th.IntegerType, description="Most records one data request may return."),
+        th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
+        th.Property("poll_interval_seconds", th.NumberType, default=30, description="Seconds between polls."),
+        th.Property(
+            "poll_timeout_seconds", th.NumberType, default=3600, description="Give up polling after this."
+        ),
+        th.Property(
+            "max_requests_per_second",
+            th.NumberType,
+            default=27,
+            description="Client-side rate limit shared by every Coresignal call.",
+        ),
+    ),
+    description="Coresignal Jobs Data API Bulk Collect: stream bulk_jobs.",
+)
+
+SOURCE_SETTINGS: dict[str, th.Property] = {
+    prop.name: prop for prop in (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)
+}
+
+CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
+    *GLOBAL_SETTINGS.wrapped.values(), *SOURCE_SETTINGS.values()
+).to_dict()
+
+
+def _defaults(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {name: prop["default"] for name, prop in schema.get("properties", {}).items() if "default" in prop}
+
+
+def source_settings(config: t.Mapping[str, t.Any], source: str) -> dict[str, t.Any]:
+    """The ``source`` block of ``config`` with the contract's defaults filled in."""
+    schema = CONFIG_SCHEMA["properties"][source]
+    return {**_defaults(schema), **(config.get(source) or {})}
+
+
+def global_settings(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The top-level settings of ``config`` with the contract's defaults filled in."""
+    top = {name: prop for name, prop in CONFIG_SCHEMA["properties"].items() if name not in SOURCE_SETTINGS}
+    return {**_defaults({"properties": top}), **{k: v for k, v in config.items() if k in top}}

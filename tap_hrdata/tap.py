@@ -1,0 +1,94 @@
+"""TapHrData: the settings contract, discovery of the configured sources only, run-wide services."""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+
+from singer_sdk import Tap
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+
+from tap_hrdata.http import StreamStats, check_transport
+from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
+from tap_hrdata.sources import all_sources
+from tap_hrdata.storage import FileStorage
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+    from singer_sdk.authenticators import APIAuthenticatorBase
+
+
+def _about_description() -> str:
+    """One line (the --about formatters expect one): each source, what enables it, its streams."""
+    parts = []
+    for source in all_sources():
+        streams = ", ".join(cls.name for cls in source.stream_types)
+        required = ", ".join(f"{source.name}.{name}" for name in source.required)
+        parts.append(f"{source.title} (enabled by {required}): {streams}")
+    return "Singer tap for HR data. Sources and their streams: " + "; ".join(parts) + "."
+
+
+class TapHrData(Tap):
+    """Singer tap for HR data."""
+
+    name = "tap-hrdata"
+    config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = MsgSpecWriter
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._authenticators: dict[str, APIAuthenticatorBase] = {}
+        self._stats: dict[str, StreamStats] = {}
+        super().__init__(*args, **kwargs)
+
+    def discover_streams(self) -> list[Stream]:
+        """Streams of the sources whose required settings are present."""
+        streams: list[Stream] = []
+        for source in all_sources():
+            settings = source_settings(self.config, source.name)
+            if not source.is_configured(settings):
+                continue
+            for setting in source.url_settings:
+                check_transport(str(settings[setting]), f"{source.name}.{setting}")
+            streams.extend(stream_type(tap=self) for stream_type in source.stream_types)
+        if not streams:
+            self.logger.warning("No source is configured: set at least one source's required settings.")
+        return streams
+
+    def authenticator_for(self, source_name: str) -> APIAuthenticatorBase:
+        """The one authenticator of ``source_name`` for this run, shared by its streams."""
+        if source_name not in self._authenticators:
+            source = next(s for s in all_sources() if s.name == source_name)
+            if source.make_authenticator is None:
+                msg = f"source {source_name} has no authenticator"
+                raise LookupError(msg)
+            self._authenticators[source_name] = source.make_authenticator(self)
+        return self._authenticators[source_name]
+
+    def stats_for(self, stream_name: str) -> StreamStats:
+        """The cost counters of one stream, kept for the end-of-run summary."""
+        return self._stats.setdefault(stream_name, StreamStats())
+
+    @cached_property
+    def storage(self) -> FileStorage:
+        """Where file bytes go (``files_storage_url``)."""
+        settings = global_settings(self.config)
+        return FileStorage(settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"]))
+
+    def sync_all(self) -> None:
+        """Sync, then log one summary line per stream that ran."""
+        try:
+            super().sync_all()
+        finally:
+            for name, stats in self._stats.items():
+                if stats.api_calls or stats.bytes or stats.files:
+                    self.logger.info(
+                        "Summary of stream '%s': %d API calls, %d retries, %d files, %d bytes",
+                        name,
+                        stats.api_calls,
+                        stats.retries,
+                        stats.files,
+                        stats.bytes,
+                    )
+
+
+TapHrData.__doc__ = _about_description()

@@ -1,0 +1,300 @@
+"""One real HTTP server on 127.0.0.1 that stands in for every vendor API.
+
+Each vendor is a plain object with a URL ``prefix`` (``/ts``, ``/hrflow`` ...) and a
+``handle(request) -> Response`` method; the server strips the prefix, so a vendor sees
+the paths of its own documentation and the tap is exercised with ``base_url`` values
+that carry a path prefix, as real deployments do.
+
+The server speaks HTTP/1.1 with keep-alive, and can send bodies with chunked transfer
+in irregular chunk sizes, so the tap's streaming readers meet frames split anywhere.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from email.message import Message
+
+
+@dataclass
+class Request:
+    """What a vendor handler sees of one HTTP request."""
+
+    method: str
+    path: str  # without the vendor prefix and without the query string
+    query: dict[str, list[str]]
+    headers: Message  # case-insensitive lookups: headers.get("Authorization")
+    body: bytes
+    raw_query: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a query parameter, or ``default``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    """What a vendor handler answers.
+
+    ``body`` may be bytes or an iterable of byte strings (streamed). ``chunked`` sends the
+    body with ``Transfer-Encoding: chunked`` in chunks of irregular sizes.
+    ``abort_after`` closes the connection after that many body bytes (a reset in the
+    middle of a body); ``stall_seconds`` sleeps before the body (a stalled server).
+    """
+
+    status: int = 200
+    body: bytes | Iterable[bytes] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    chunked: bool = False
+    abort_after: int | None = None
+    stall_seconds: float = 0.0
+
+    @classmethod
+    def json(cls, status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
+        """A JSON answer."""
+        import json  # noqa: PLC0415
+
+        return cls(
+            status=status,
+            body=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, matched on method and path, for the next ``times`` requests.
+
+    ``status`` answers that status instead of the real answer (with ``retry_after`` as the
+    Retry-After header); ``abort_after`` serves the real answer but resets the connection
+    after that many body bytes; ``stall_seconds`` waits before sending the real body.
+    Vendors may read ``kind`` for their own body-level faults (truncated frames, bad zip ...).
+    """
+
+    path_regex: str
+    method: str | None = None
+    status: int | None = None
+    retry_after: str | None = None
+    abort_after: int | None = None
+    stall_seconds: float = 0.0
+    kind: str | None = None
+    times: int = 1
+    params: dict[str, object] = field(default_factory=dict)
+
+
+class Faults:
+    """The faults armed on one vendor; thread-safe, consumed as they fire."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: list[Fault] = []
+        self.fired: Counter[str] = Counter()
+
+    def add(self, fault: Fault) -> Fault:
+        """Arm a fault."""
+        with self._lock:
+            self._armed.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._armed.clear()
+
+    def take(self, request: Request) -> Fault | None:
+        """The first armed fault matching ``request``, consumed once."""
+        import re  # noqa: PLC0415
+
+        with self._lock:
+            for fault in self._armed:
+                if (fault.method is None or fault.method == request.method) and re.search(
+                    fault.path_regex, request.path
+                ):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._armed.remove(fault)
+                    self.fired[fault.kind or str(fault.status or "transport")] += 1
+                    return fault
+        return None
+
+    @staticmethod
+    def apply(fault: Fault | None, response: Response) -> Response:
+        """Apply the transport part of ``fault`` (reset, stall) to a real answer."""
+        if fault is not None:
+            if fault.abort_after is not None:
+                response.abort_after = fault.abort_after
+            if fault.stall_seconds:
+                response.stall_seconds = fault.stall_seconds
+        return response
+
+    @staticmethod
+    def status_response(fault: Fault | None) -> Response | None:
+        """The error answer of a status fault, or None when ``fault`` is not one."""
+        if fault is None or fault.status is None:
+            return None
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return Response.json(fault.status, {"message": f"injected {fault.status}"}, headers)
+
+
+class Vendor(Protocol):
+    """A vendor API mounted under ``prefix``."""
+
+    prefix: str
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Keep test output quiet."""
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        vendor = next((v for v in self.server.vendors if split.path.startswith(v.prefix + "/")), None)
+        if vendor is None:
+            self._send(Response.json(404, {"message": "no such vendor"}))
+            return
+        request = Request(
+            method=self.command,
+            path=split.path[len(vendor.prefix) :],
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=self.headers,
+            body=body,
+            raw_query=split.query,
+        )
+        self.server.requests[(vendor.prefix, self.command)] += 1
+        try:
+            response = vendor.handle(request)
+        except Exception as exc:  # noqa: BLE001  # an emulator bug must not hang the client
+            response = Response.json(500, {"message": f"emulator error: {exc!r}"})
+        self._send(response)
+
+    do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = _dispatch  # noqa: N815
+
+    def _send(self, response: Response) -> None:
+        import time  # noqa: PLC0415
+
+        self.send_response(response.status)
+        headers = dict(response.headers)
+        body = response.body
+        if response.chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        elif isinstance(body, bytes):
+            headers.setdefault("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if response.stall_seconds:
+            time.sleep(response.stall_seconds)
+        parts = [body] if isinstance(body, bytes) else body
+        sent = 0
+        rng = random.Random(self.server.chunk_seed)  # noqa: S311
+        try:
+            for part in parts:
+                for piece in _irregular(part, rng) if response.chunked else (part,):
+                    if response.abort_after is not None and sent + len(piece) > response.abort_after:
+                        cut = response.abort_after - sent
+                        self._write(piece[:cut], chunked=response.chunked)
+                        self._reset()
+                        return
+                    self._write(piece, chunked=response.chunked)
+                    sent += len(piece)
+            if response.chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _write(self, piece: bytes, *, chunked: bool) -> None:
+        if not piece:
+            return
+        if chunked:
+            self.wfile.write(b"%x\r\n" % len(piece))
+            self.wfile.write(piece)
+            self.wfile.write(b"\r\n")
+        else:
+            self.wfile.write(piece)
+
+    def _reset(self) -> None:
+        """Drop the connection the hard way: the client sees a reset mid-body."""
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        self.close_connection = True
+        self.connection.close()
+
+
+def _irregular(data: bytes, rng: random.Random) -> Iterable[bytes]:
+    """Split ``data`` in chunks of irregular sizes (1 byte to 64 KiB)."""
+    view = memoryview(data)
+    pos = 0
+    while pos < len(view):
+        size = rng.choice((1, 3, 4, 5, 17, 511, 4096, 8191, 65536))
+        yield bytes(view[pos : pos + size])
+        pos += size
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], vendors: list[Vendor]) -> None:
+        super().__init__(address, _Handler)
+        self.vendors = vendors
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.chunk_seed = 7
+
+
+class Emulator:
+    """The vendor stand-in: start it, point the tap at ``url(prefix)``, stop it."""
+
+    def __init__(self, vendors: list[Vendor], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.vendors = vendors
+        self._server = _Server((host, port), vendors)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._server.server_address[1])
+
+    def url(self, prefix: str = "") -> str:
+        """The base URL of a vendor mounted at ``prefix``."""
+        return f"http://127.0.0.1:{self.port}{prefix}"
+
+    def start(self) -> Emulator:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread (the command-line emulator)."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
