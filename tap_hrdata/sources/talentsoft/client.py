@@ -225,8 +225,11 @@ class ExportStream(TalentsoftStream):
                         paginator.received += 1
                         yield document
 
+                export_filter = self.settings.get("filter")
                 for document in self.resumable(open_body, read, where=f"export at offset {paginator.position}"):
-                    yield self.document_record(document)
+                    record = self.document_record(document)
+                    record["export_filter"] = export_filter
+                    yield record
                 paginator.advance(last_response[0])
             if paginator.short_total:
                 self.logger.warning(

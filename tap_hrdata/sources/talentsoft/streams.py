@@ -223,6 +223,12 @@ class ReferentialsStream(TalentsoftStream):
     def get_new_paginator(self) -> None:
         """A category is one answer."""
 
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Records of one category (none when no category is configured)."""
+        if not (context or {}).get("category"):
+            return
+        yield from super().get_records(context)
+
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """Items of a JSON array (or of an object's ``items``/``data``)."""
         try:

@@ -1,0 +1,95 @@
+"""Shared fixtures: one emulator server per session, fresh vendors per test, an in-process tap runner."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tap_hrdata.tap import TapHrData
+from tests.emulator.server import Emulator
+
+
+@dataclass
+class SyncResult:
+    """The Singer messages one run wrote, with helpers to look at them."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+    def streams(self) -> set[str]:
+        return {m["stream"] for m in self.messages if m["type"] == "RECORD"}
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def last_state(self) -> dict[str, Any]:
+        return self.states[-1] if self.states else {}
+
+    def text(self) -> str:
+        return "\n".join(json.dumps(m) for m in self.messages)
+
+
+@contextmanager
+def captured_stdout() -> Iterator[io.BytesIO]:
+    """Capture what the SDK's writer sends to sys.stdout.buffer."""
+    raw = io.BytesIO()
+    wrapper = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    previous = sys.stdout
+    sys.stdout = wrapper
+    try:
+        yield raw
+    finally:
+        sys.stdout = previous
+
+
+def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None, catalog: dict | None = None) -> SyncResult:
+    """Run a whole sync in-process and return the messages it wrote."""
+    result = SyncResult()
+    with captured_stdout() as raw:
+        try:
+            tap = TapHrData(config=config, state=state or {}, catalog=catalog)
+            tap.sync_all()
+        finally:
+            result.messages = [json.loads(line) for line in raw.getvalue().splitlines() if line.strip()]
+    return result
+
+
+def run_tap_partial(config: dict[str, Any], state: dict[str, Any] | None = None) -> tuple[SyncResult, BaseException]:
+    """Run a sync expected to fail; return what it wrote before failing, and the error."""
+    result = SyncResult()
+    with captured_stdout() as raw:
+        try:
+            TapHrData(config=config, state=state or {}).sync_all()
+        except Exception as exc:  # noqa: BLE001
+            error: BaseException = exc
+        else:
+            pytest.fail("the sync was expected to fail")
+        finally:
+            result.messages = [json.loads(line) for line in raw.getvalue().splitlines() if line.strip()]
+    return result, error
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One HTTP server on 127.0.0.1 for the session; tests mount fresh vendors on it."""
+    server = Emulator([])
+    server.start()
+    yield server
+    server.stop()
+
+
+def mount(emulator: Emulator, vendor: Any) -> Any:
+    """Replace the vendor mounted at ``vendor.prefix`` (a fresh one per test)."""
+    emulator.vendors[:] = [v for v in emulator.vendors if v.prefix != vendor.prefix] + [vendor]
+    return vendor

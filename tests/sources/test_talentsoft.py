@@ -1,0 +1,223 @@
+"""Talentsoft exports against the emulator: paging, resume, attachments, faults, secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_hrdata.tap import TapHrData
+from tests.conftest import mount, run_tap, run_tap_partial
+from tests.emulator.server import Emulator, Fault
+from tests.emulator.talentsoft import TalentsoftEmulator
+
+TS_STREAMS = {"vacancies", "candidates", "applications", "attachments", "referentials"}
+
+
+def ts_config(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path, **talentsoft: Any) -> dict[str, Any]:
+    return {
+        "files_storage_url": str(tmp_path / "files"),
+        "talentsoft": {
+            "base_url": emulator.url(vendor.prefix),
+            "client_id": vendor.client_id,
+            "client_secret": vendor.client_secret,
+            **talentsoft,
+        },
+    }
+
+
+@pytest.fixture
+def vendor(emulator: Emulator) -> TalentsoftEmulator:
+    return mount(emulator, TalentsoftEmulator(vacancies=25, candidates=12, attachments_per_candidate=(1, 3)))
+
+
+def test_discovery_lists_only_talentsoft(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    tap = TapHrData(config=ts_config(emulator, vendor, tmp_path))
+    assert set(tap.streams) == TS_STREAMS
+
+
+def test_full_sync(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    config = ts_config(emulator, vendor, tmp_path, page_size=7, referential_categories=["countries", "languages"])
+    result = run_tap(config)
+
+    vacancies = result.records("vacancies")
+    expected = [d["offerDetail"]["reference"] for d in vendor.vacancy_docs()]
+    assert [v["reference"] for v in vacancies] == expected
+    assert [v["offset"] for v in vacancies] == list(range(25))
+    assert vacancies[0]["raw"] == next(iter(vendor.vacancy_docs()))  # nothing dropped
+
+    candidates = result.records("candidates")
+    docs = list(vendor.candidate_docs())
+    assert [c["id"] for c in candidates] == [d["candidateDetail"]["id"] for d in docs]
+    assert candidates[3]["raw"] == docs[3]
+    applications = result.records("applications")
+    assert len(applications) == sum(len(d["applications"]) for d in docs)
+    assert {a["candidate_id"] for a in applications} <= {c["id"] for c in candidates}
+
+    # One token for the whole run, shared by every stream; pages follow Content-Range.
+    assert vendor.token_requests == 1
+    vacancy_offsets = [offset for endpoint, offset, _, _ in vendor.export_calls if endpoint == "vacancies"]
+    assert vacancy_offsets == [0, 7, 14, 21]
+
+    referentials = result.records("referentials")
+    assert {r["category"] for r in referentials} == {"countries", "languages"}
+    assert len(referentials) == len(vendor.referential("countries")) + len(vendor.referential("languages"))
+
+    bookmarks = result.last_state["bookmarks"]
+    assert bookmarks["vacancies"]["replication_key_value"] == 24
+    assert bookmarks["candidates"]["replication_key_value"] == 11
+
+
+def test_attachments_checksums_and_storage_paths(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=5))
+    attachments = result.records("attachments")
+    expected = {(d["candidateDetail"]["id"], a["id"]) for d in vendor.candidate_docs() for a in d["attachments"]}
+    assert {(a["candidate_id"], a["attachment_id"]) for a in attachments} == expected
+    for record in attachments:
+        path = tmp_path / "files" / "talentsoft" / "attachments" / record["candidate_id"] / record["attachment_id"]
+        data = path.read_bytes()
+        assert record["storage_uri"] == f"file://{path}"
+        assert record["sha256"] == hashlib.sha256(data).hexdigest()
+        assert record["sha256"] == vendor.attachment_sha256(record["candidate_id"], record["attachment_id"])
+        assert record["size_bytes"] == len(data)
+        assert record["content_base64"] is None
+    assert not list((tmp_path / "files").rglob("*.part-*"))
+
+
+def test_inline_small_attachments(emulator: Emulator, tmp_path: Path) -> None:
+    vendor = mount(emulator, TalentsoftEmulator(candidates=3, attachments_per_candidate=(1, 1), attachment_size=(300, 300)))
+    config = {**ts_config(emulator, vendor, tmp_path), "inline_files_max_bytes": 300}
+    attachments = run_tap(config).records("attachments")
+    assert attachments
+    assert all(a["content_base64"] for a in attachments)
+
+
+def test_resume_from_bookmark(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    state = {"bookmarks": {"vacancies": {"replication_key": "offset", "replication_key_value": 9}}}
+    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=10), state=state)
+    assert [v["offset"] for v in result.records("vacancies")] == list(range(10, 25))
+    assert [call[1] for call in vendor.export_calls if call[0] == "vacancies"] == [10, 20]
+
+
+def test_incremental_rerun_fetches_only_new_records(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path
+) -> None:
+    config = ts_config(emulator, vendor, tmp_path)
+    first = run_tap(config)
+    vendor.add_vacancies(2)
+    second = run_tap(config, state=first.last_state)
+    assert [v["offset"] for v in second.records("vacancies")] == [25, 26]
+    assert second.records("candidates") == []
+
+
+def test_filter_keeps_its_own_bookmark(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    config = ts_config(emulator, vendor, tmp_path, filter="updateDate:gt:2000-01-01")
+    result = run_tap(config)
+    assert {call[3] for call in vendor.export_calls} == {"updateDate:gt:2000-01-01"}
+    partitions = result.last_state["bookmarks"]["vacancies"]["partitions"]
+    assert partitions[0]["context"] == {"export_filter": "updateDate:gt:2000-01-01"}
+    assert partitions[0]["replication_key_value"] == 24
+
+
+def test_broken_body_resumes_after_last_record(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/vacancies$", abort_after=3000))
+    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=100))
+    offsets = [v["offset"] for v in result.records("vacancies")]
+    assert offsets == list(range(25))  # nothing lost, nothing twice
+    calls = [offset for endpoint, offset, _, _ in vendor.export_calls if endpoint == "vacancies"]
+    assert len(calls) == 2
+    assert 0 < calls[1] < 25  # the retry started after the records already taken
+
+
+def test_body_ending_inside_a_frame_is_retried(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/candidates$", kind="truncate", params={"frame": 4}))
+    result = run_tap(ts_config(emulator, vendor, tmp_path))
+    assert [c["offset"] for c in result.records("candidates")] == list(range(12))
+    calls = [offset for endpoint, offset, _, _ in vendor.export_calls if endpoint == "candidates"]
+    assert calls == [0, 3]
+
+
+def test_oversized_frame_length_is_a_clear_error(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/vacancies$", kind="huge_length", params={"frame": 2}))
+    result, error = run_tap_partial(ts_config(emulator, vendor, tmp_path))
+    assert "max_frame_bytes" in str(error)
+    assert [v["offset"] for v in result.records("vacancies")] == [0]
+
+
+def test_401_on_a_valid_token_renews_once(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    config = ts_config(emulator, vendor, tmp_path, page_size=10)
+    vendor.faults.add(Fault(path_regex="/vacancies$", status=401))
+    result = run_tap(config)
+    assert len(result.records("vacancies")) == 25
+    assert vendor.token_requests == 2
+
+
+def test_wrong_secret_fails_clearly(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    config = ts_config(emulator, vendor, tmp_path)
+    config["talentsoft"]["client_secret"] = "not-the-secret-xyz"
+    _, error = run_tap_partial(config)
+    assert "HTTP 401" in str(error)
+    assert "/api/token" in str(error)
+    assert "not-the-secret-xyz" not in str(error)
+    assert vendor.token_requests == 1  # a refused credential is not retried
+
+
+def test_429_honours_retry_after(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/vacancies$", status=429, retry_after="1"))
+    started = time.monotonic()
+    result = run_tap(ts_config(emulator, vendor, tmp_path, referential_categories=[]))
+    assert time.monotonic() - started >= 1.0
+    assert len(result.records("vacancies")) == 25
+
+
+def test_client_error_names_endpoint_and_status(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    _, error = run_tap_partial(ts_config(emulator, vendor, tmp_path, filter="nonsense"))
+    message = str(error)
+    assert re.search(r"GET /ts/api/exports/v1/(vacancies|candidates) failed", message)
+    assert "HTTP 400" in message
+    assert "filter=" not in message  # no query string in errors
+    assert not any(token in message for token in vendor.issued_tokens)
+
+
+def test_attachment_ids_never_become_paths(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/candidates$", kind="traversal_id", params={"frame": 1}))
+    vendor.faults.add(Fault(path_regex="/candidates$", kind="traversal", params={"frame": 2}))
+    result = run_tap(ts_config(emulator, vendor, tmp_path / "deep" / "root"))
+    root = tmp_path / "deep" / "root" / "files"
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written
+    assert all(root in p.parents for p in written)
+    hostile = [a for a in result.records("attachments") if a["attachment_id"] == "../../x"]
+    assert hostile
+    assert hostile[0]["storage_uri"].endswith("/..%2F..%2Fx")
+
+
+def test_zip_bomb_is_refused(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex="/candidates$", kind="zip_bomb", params={"frame": 1}))
+    _, error = run_tap_partial(ts_config(emulator, vendor, tmp_path, max_frame_bytes=10_000_000))
+    assert "zip bomb" in str(error)
+
+
+def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    config = {"talentsoft": {"base_url": "http://talentsoft.example.com", "client_id": "a", "client_secret": "b"}}
+    with pytest.raises(ConfigValidationError, match="plain http"):
+        _ = TapHrData(config=config).streams
+
+
+def test_no_secret_in_output_or_logs(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor.faults.add(Fault(path_regex="/candidates$", status=503))
+    vendor.faults.add(Fault(path_regex="/vacancies$", status=401))
+    with caplog.at_level(logging.DEBUG):
+        result = run_tap(ts_config(emulator, vendor, tmp_path))
+    everything = result.text() + caplog.text
+    assert vendor.client_secret not in everything
+    assert vendor.issued_tokens
+    assert not any(token in everything for token in vendor.issued_tokens)
