@@ -42,6 +42,10 @@ class Source:
 
 def all_sources() -> tuple[Source, ...]:
     """Every source the tap knows, in documentation order."""
+    # Imported here: each source package imports this module for `Source`.
+    from tap_hrdata.sources.coresignal import SOURCE as CORESIGNAL  # noqa: PLC0415
+    from tap_hrdata.sources.hrflow import SOURCE as HRFLOW  # noqa: PLC0415
     from tap_hrdata.sources.talentsoft import SOURCE as TALENTSOFT  # noqa: PLC0415
+    from tap_hrdata.sources.youserve import SOURCE as YOUSERVE  # noqa: PLC0415
 
-    return (TALENTSOFT,)
+    return (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)

@@ -1,0 +1,760 @@
+"""The HrFlow.ai part of the vendor emulator, mounted under ``/hrflow``.
+
+It speaks the subset of the HrFlow v1 HTTP API the tap reads:
+
+* ``GET /profiles/searching`` (``source_keys`` JSON list, ``page``, ``limit``, ``sort_by``, ``order_by``)
+* ``GET /jobs/searching`` (``board_keys`` JSON list, same paging and sorting)
+* ``GET /sources`` and ``GET /boards`` (``name`` substring filter, ``page``, ``limit``)
+
+Like the real service it hides errors in HTTP 200 answers: every body is the envelope
+``{"code", "message", "meta", "data"}`` and a bad API key, a bad parameter ... come back as
+HTTP 200 with ``code`` 401 / 400. It is strict: unknown, repeated or malformed query
+parameters are rejected, so a tap that sends what the real API would refuse fails here too.
+
+The data set (profiles, jobs, sources, boards) is generated deterministically from ``seed``;
+``updated_at`` values are distinct across all profiles and jobs and spread over years.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import re
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from tests.emulator.server import Faults, Response
+
+if TYPE_CHECKING:
+    from tests.emulator.server import Fault, Request
+
+UTC = timezone.utc
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
+SORT_FIELDS = ("created_at", "updated_at")
+ORDERS = ("asc", "desc")
+DEFAULT_LIMIT = 30
+BODY_FAULT_KINDS = ("body_code", "not_json", "lie_meta", "non_utf8")
+
+# Raw bytes put into a text field by the "non_utf8" fault: a Latin-1 "é" and a lone 0xFF.
+NON_UTF8_BYTES = b"Ren\xe9 \xff\xfe"
+_NON_UTF8_MARKER = "\u2063NON-UTF8-MARKER\u2063"
+
+_EPOCH = datetime(2019, 1, 1, tzinfo=UTC)
+_SPAN_SECONDS = 5 * 365 * 86400
+
+_FIRST_NAMES = (
+    "Zoë",
+    "François",
+    "Łukasz",
+    "Ana",
+    "Jürgen",
+    "Siobhán",
+    "Chidi",
+    "Mei",
+    "Aarav",
+    "Inès",
+    "Mateo",
+    "Yuki",
+    "Björn",
+    "Camille",
+    "Olusegun",
+)
+_LAST_NAMES = (
+    "Dupont",
+    "Müller",
+    "Nowak",
+    "García",
+    "O'Brien",
+    "Okafor",
+    "Tanaka",
+    "Søndergaard",
+    "Silva",
+    "Kowalski",
+    "Haddad",
+    "Nguyễn",
+)
+_CITIES = (
+    ("Paris, France", 48.8566, 2.3522),
+    ("Lyon, France", 45.764, 4.8357),
+    ("Berlin, Germany", 52.52, 13.405),
+    ("Kraków, Poland", 50.0647, 19.945),
+    ("Lisbon, Portugal", 38.7223, -9.1393),
+    ("Montréal, Canada", 45.5017, -73.5673),
+    ("Dublin, Ireland", 53.3498, -6.2603),
+    ("Lagos, Nigeria", 6.5244, 3.3792),
+    ("São Paulo, Brazil", -23.5505, -46.6333),
+    ("Remote", None, None),
+)
+_SKILLS = (
+    ("python", "hard"),
+    ("sql", "hard"),
+    ("spark", "hard"),
+    ("docker", "hard"),
+    ("kubernetes", "hard"),
+    ("react", "hard"),
+    ("excel", "hard"),
+    ("project management", "soft"),
+    ("communication", "soft"),
+    ("negotiation", "soft"),
+)
+_COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella", "Société Générale", "Hooli", "Stark Industries")
+_TITLES = (
+    "Data Engineer",
+    "Backend Developer",
+    "Product Manager",
+    "Sales Representative",
+    "HR Business Partner",
+    "Nurse",
+    "Accountant",
+)
+_SCHOOLS = (
+    "Université Paris-Saclay",
+    "TU München",
+    "University College Dublin",
+    "Politecnico di Milano",
+    "Universidade de São Paulo",
+)
+_LANGUAGES = ("english", "french", "german", "spanish", "portuguese", "japanese")
+_STAGES = ("new", "screening", "interview", "offer", "hired", "rejected")
+
+
+def format_stamp(moment: datetime) -> str:
+    """An HrFlow timestamp: ``2020-07-22T09:11:32+0000``."""
+    return moment.astimezone(UTC).strftime(STAMP_FORMAT)
+
+
+def parse_stamp(text: str) -> datetime:
+    """The inverse of :func:`format_stamp`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z")
+
+
+class _ApiError(Exception):
+    """An error answer: ``code`` in the body, ``status`` on the wire (200 as HrFlow does)."""
+
+    def __init__(self, code: int, message: str, status: int = 200) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+class HrflowEmulator:
+    """HrFlow.ai stand-in: profiles in sources, jobs in boards, faithful and strict."""
+
+    prefix = "/hrflow"
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "hrflow-key-0123456789",
+        user_email: str = "etl@example.com",
+        sources: dict[str, int] | None = None,
+        boards: dict[str, int] | None = None,
+        extra_sources: int = 2,
+        extra_boards: int = 1,
+        seed: int = 1,
+        max_limit: int = 100,
+    ) -> None:
+        self.api_key = api_key
+        self.user_email = user_email
+        self.max_limit = max_limit
+        self.seed = seed
+        self.faults = Faults()
+        self.calls: Counter[str] = Counter()
+        self.call_log: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.RLock()
+        self._rng = random.Random(seed)
+        self._used_stamps: set[str] = set()
+        self._last_moment = _EPOCH
+        self._next_id = 1000
+        self._sources: dict[str, dict[str, Any]] = {}
+        self._boards: dict[str, dict[str, Any]] = {}
+        self._profiles: dict[str, dict[str, Any]] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+
+        sources = {"src-a": 45, "src-b": 20} if sources is None else sources
+        boards = {"board-a": 33} if boards is None else boards
+        for index, key in enumerate(sources):
+            self._sources[key] = self._container(key, f"sync-{key}", "api", "python", index)
+        for number in range(1, extra_sources + 1):
+            key = f"src-empty-{number}"
+            self._sources[key] = self._container(
+                key, f"archive-{number}", "folder", "archive", len(self._sources)
+            )
+        for index, key in enumerate(boards):
+            self._boards[key] = self._container(key, f"careers-{key}", "api", "python", index)
+        for number in range(1, extra_boards + 1):
+            key = f"board-empty-{number}"
+            self._boards[key] = self._container(key, f"campaign-{number}", "api", "php", len(self._boards))
+        for key, count in sources.items():
+            for index in range(count):
+                self._store_profile(self._make_profile(key, index, None))
+        for key, count in boards.items():
+            for index in range(count):
+                self._store_job(self._make_job(key, index, None))
+
+    # ------------------------------------------------------------------ test helpers
+
+    def profiles(self, source_key: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the current profiles (of one source, or all), in creation order."""
+        with self._lock:
+            return [
+                copy.deepcopy(p)
+                for p in self._profiles.values()
+                if source_key is None or p["source"]["key"] == source_key
+            ]
+
+    def jobs(self, board_key: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the current jobs (of one board, or all), in creation order."""
+        with self._lock:
+            return [
+                copy.deepcopy(j)
+                for j in self._jobs.values()
+                if board_key is None or j["board"]["key"] == board_key
+            ]
+
+    def source_keys(self) -> list[str]:
+        """Every source key, the empty extra sources included."""
+        with self._lock:
+            return list(self._sources)
+
+    def board_keys(self) -> list[str]:
+        """Every board key, the empty extra boards included."""
+        with self._lock:
+            return list(self._boards)
+
+    def add_profile(self, source_key: str, **overrides: Any) -> dict[str, Any]:
+        """Index a new profile in ``source_key``, created and updated now; a copy of it."""
+        with self._lock:
+            if source_key not in self._sources:
+                raise KeyError(source_key)
+            index = sum(1 for p in self._profiles.values() if p["source"]["key"] == source_key)
+            stamp = self._now_stamp()
+            profile = self._make_profile(source_key, index, stamp)
+            profile.update(overrides)
+            self._store_profile(profile)
+            return copy.deepcopy(profile)
+
+    def touch_profile(self, key: str) -> dict[str, Any]:
+        """Set a profile's ``updated_at`` to now (later than any other); a copy of it."""
+        with self._lock:
+            profile = self._profiles[key]
+            profile["updated_at"] = self._now_stamp()
+            return copy.deepcopy(profile)
+
+    def add_job(self, board_key: str, **overrides: Any) -> dict[str, Any]:
+        """Index a new job in ``board_key``, created and updated now; a copy of it."""
+        with self._lock:
+            if board_key not in self._boards:
+                raise KeyError(board_key)
+            index = sum(1 for j in self._jobs.values() if j["board"]["key"] == board_key)
+            stamp = self._now_stamp()
+            job = self._make_job(board_key, index, stamp)
+            job.update(overrides)
+            self._store_job(job)
+            return copy.deepcopy(job)
+
+    def touch_job(self, key: str) -> dict[str, Any]:
+        """Set a job's ``updated_at`` to now (later than any other); a copy of it."""
+        with self._lock:
+            job = self._jobs[key]
+            job["updated_at"] = self._now_stamp()
+            return copy.deepcopy(job)
+
+    def reset_calls(self) -> None:
+        """Forget ``calls`` and ``call_log``."""
+        with self._lock:
+            self.calls.clear()
+            self.call_log.clear()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request (the server has stripped ``/hrflow``)."""
+        fault = self.faults.take(request)
+        with self._lock:
+            self.calls[request.path] += 1
+            self.call_log.append((request.path, {name: values[0] for name, values in request.query.items()}))
+        injected = Faults.status_response(fault)
+        if injected is not None:
+            return injected
+        if fault is not None and fault.kind is not None and fault.kind not in BODY_FAULT_KINDS:
+            msg = f"unknown HrFlow fault kind {fault.kind!r}; known: {BODY_FAULT_KINDS}"
+            raise ValueError(msg)
+        kind = fault.kind if fault is not None else None
+        if kind == "body_code":
+            code = _int_param(fault, "code", 500)
+            return Faults.apply(fault, _encode(200, _envelope(code, "Internal error", {}, None)))
+        if kind == "not_json":
+            status = _int_param(fault, "status", 200)
+            html = Response(
+                status=status, body=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"}
+            )
+            return Faults.apply(fault, html)
+        try:
+            status, payload = 200, self._route(request)
+        except _ApiError as error:
+            status, payload = error.status, _envelope(error.code, error.message, {}, None)
+        if kind == "lie_meta" and payload["code"] == 200:
+            _lie_meta(payload, fault)
+        marked = kind == "non_utf8" and payload["code"] == 200 and _mark_non_utf8(payload)
+        response = _encode(status, payload)
+        if marked:
+            assert isinstance(response.body, bytes)
+            response.body = response.body.replace(_NON_UTF8_MARKER.encode(), NON_UTF8_BYTES, 1)
+            response.headers["Content-Length"] = str(len(response.body))
+        return Faults.apply(fault, response)
+
+    def _route(self, request: Request) -> dict[str, Any]:
+        routes = {
+            "/profiles/searching": self._search_profiles,
+            "/jobs/searching": self._search_jobs,
+            "/sources": self._list_sources,
+            "/boards": self._list_boards,
+        }
+        handler = routes.get(request.path)
+        if handler is None:
+            raise _ApiError(404, f"Not Found: {request.path}", status=404)
+        if request.method != "GET":
+            raise _ApiError(405, f"Method {request.method} not allowed on {request.path}", status=405)
+        self._check_auth(request)
+        with self._lock:
+            return handler(request)
+
+    def _check_auth(self, request: Request) -> None:
+        if (
+            request.headers.get("X-API-KEY") != self.api_key
+            or request.headers.get("X-USER-EMAIL") != self.user_email
+        ):
+            raise _ApiError(401, "Unauthorized")
+
+    def _search_profiles(self, request: Request) -> dict[str, Any]:
+        args = _args(request, {"source_keys", "page", "limit", "sort_by", "order_by"})
+        keys = _keys(args, "source_keys", self._sources, "Source")
+        page, limit = _paging(args, self.max_limit)
+        sort_by, order_by = _sorting(args)
+        items = [p for p in self._profiles.values() if p["source"]["key"] in keys]
+        items.sort(key=lambda p: (p[sort_by], p["key"]), reverse=order_by == "desc")
+        chunk, meta = _page(items, page, limit)
+        return _envelope(200, "Profile's searching results", meta, {"profiles": chunk})
+
+    def _search_jobs(self, request: Request) -> dict[str, Any]:
+        args = _args(request, {"board_keys", "page", "limit", "sort_by", "order_by"})
+        keys = _keys(args, "board_keys", self._boards, "Board")
+        page, limit = _paging(args, self.max_limit)
+        sort_by, order_by = _sorting(args)
+        items = [j for j in self._jobs.values() if j["board"]["key"] in keys]
+        items.sort(key=lambda j: (j[sort_by], j["key"]), reverse=order_by == "desc")
+        chunk, meta = _page(items, page, limit)
+        return _envelope(200, "Job searching list", meta, {"jobs": chunk})
+
+    def _list_sources(self, request: Request) -> dict[str, Any]:
+        counts = Counter(p["source"]["key"] for p in self._profiles.values())
+        return self._list_containers(request, self._sources, counts, "Source list")
+
+    def _list_boards(self, request: Request) -> dict[str, Any]:
+        counts = Counter(j["board"]["key"] for j in self._jobs.values())
+        return self._list_containers(request, self._boards, counts, "Board list")
+
+    def _list_containers(
+        self, request: Request, containers: dict[str, dict[str, Any]], counts: Counter[str], message: str
+    ) -> dict[str, Any]:
+        args = _args(request, {"name", "page", "limit"})
+        page, limit = _paging(args, self.max_limit)
+        name = (args.get("name") or "").casefold()
+        items = [c for c in containers.values() if name in c["name"].casefold()]
+        items.sort(key=lambda c: (c["created_at"], c["key"]), reverse=True)
+        chunk, meta = _page(items, page, limit)
+        for item in chunk:
+            item["stats"] = {"size": str(counts[item["key"]])}
+        return _envelope(200, message, meta, chunk)
+
+    # ------------------------------------------------------------------ data
+
+    def _now_stamp(self) -> str:
+        """Now, or one second after the latest stamp handed out when that is later."""
+        moment = max(datetime.now(UTC).replace(microsecond=0), self._last_moment + timedelta(seconds=1))
+        return self._claim(moment)
+
+    def _claim(self, moment: datetime) -> str:
+        """The stamp of ``moment``, pushed forward until no other object holds it."""
+        while format_stamp(moment) in self._used_stamps:
+            moment += timedelta(seconds=1)
+        stamp = format_stamp(moment)
+        self._used_stamps.add(stamp)
+        self._last_moment = max(self._last_moment, moment)
+        return stamp
+
+    def _random_moment(self) -> datetime:
+        return _EPOCH + timedelta(seconds=self._rng.randrange(_SPAN_SECONDS))
+
+    def _stamps(self, previous_created: str | None) -> tuple[str, str]:
+        """created_at and updated_at of a generated object; updated_at is unique."""
+        rng = self._rng
+        if previous_created is not None and rng.random() < 0.15:
+            created = parse_stamp(previous_created)  # a created_at tie, for the key tie-break
+        else:
+            created = self._random_moment()
+        updated = (
+            created if rng.random() < 0.2 else created + timedelta(seconds=rng.randrange(1, 400 * 86400))
+        )
+        return format_stamp(created), self._claim(updated)
+
+    def _new_key(self) -> str:
+        return f"{self._rng.getrandbits(160):040x}"
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _user(self) -> dict[str, Any]:
+        return {
+            "avatarUrl": "/images/user.png",
+            "email": self.user_email,
+            "firstName": None,
+            "id": 7,
+            "lastName": None,
+            "locale": "english",
+            "phone": None,
+            "position": None,
+            "pseudo": None,
+        }
+
+    def _container(self, key: str, name: str, kind: str, subtype: str, index: int) -> dict[str, Any]:
+        created = _EPOCH - timedelta(days=400 - 20 * index, seconds=self._rng.randrange(86400))
+        updated = created + timedelta(days=self._rng.randrange(1, 60))
+        return {
+            "archive": None,
+            "consent": False,
+            "consent_url": None,
+            "created_at": format_stamp(created),
+            "description": f"{name} ({kind}/{subtype})" if self._rng.random() < 0.7 else None,
+            "id": self._new_id(),
+            "key": key,
+            "members": [self.user_email],
+            "name": name,
+            "notification": False,
+            "private": False,
+            "stats": {"size": "0"},
+            "status": True,
+            "subtype": subtype,
+            "type": kind,
+            "updated_at": format_stamp(updated),
+            "user": self._user(),
+        }
+
+    def _store_profile(self, profile: dict[str, Any]) -> None:
+        self._profiles[profile["key"]] = profile
+
+    def _store_job(self, job: dict[str, Any]) -> None:
+        self._jobs[job["key"]] = job
+
+    def _last_created(self, items: dict[str, dict[str, Any]], field: str, container: str) -> str | None:
+        for item in reversed(items.values()):
+            if item[field]["key"] == container:
+                return item["created_at"]
+        return None
+
+    def _make_profile(self, source_key: str, index: int, stamp: str | None) -> dict[str, Any]:
+        rng = self._rng
+        key = self._new_key()
+        if stamp is None:
+            created_at, updated_at = self._stamps(self._last_created(self._profiles, "source", source_key))
+        else:
+            created_at = updated_at = stamp
+        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        city, lat, lng = rng.choice(_CITIES)
+        email = f"{_ascii(first)}.{_ascii(last)}.{index}@mail.example.com".lower()
+        phone = None if rng.random() < 0.25 else f"+33 6 {rng.randrange(10**8):08d}"
+        skills = [{"name": n, "type": t, "value": None} for n, t in rng.sample(_SKILLS, rng.randrange(0, 6))]
+        experiences = [self._experience(rng) for _ in range(rng.randrange(0, 4))]
+        educations = [self._education(rng) for _ in range(rng.randrange(0, 3))]
+        summary = f"{rng.choice(_TITLES)} with {rng.randrange(1, 20)} years of experience."
+        if rng.random() < 0.2:
+            summary += " Open to relocation 🚀"
+        lines = [f"{first} {last}", email, phone or "", city, "", summary]
+        lines += [f"{e['title']} — {e['company']}" for e in experiences]
+        lines += [f"{e['title']}, {e['school']}" for e in educations]
+        full_name = f"{first} {last}"
+        return {
+            "id": self._new_id(),
+            "key": key,
+            "reference": f"{source_key}-cand-{index:05d}",
+            "archived_at": None,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "text_language": "en",
+            "text": "\n".join(lines),
+            "info": {
+                "full_name": full_name,
+                "first_name": first,
+                "last_name": last,
+                "email": email,
+                "phone": phone,
+                "date_birth": None,
+                "gender": rng.choice((None, "female", "male")),
+                "picture": None,
+                "driving_license": rng.choice((None, "B")),
+                "location": {
+                    "text": city,
+                    "lat": lat,
+                    "lng": lng,
+                    "fields": {"city": city.split(",")[0], "country": city.split(", ")[-1]} if lat else None,
+                },
+                "summary": summary,
+                "urls": [
+                    {
+                        "type": "linkedin",
+                        "url": f"https://www.linkedin.com/in/{_ascii(first).lower()}-{index}",
+                    },
+                    {"type": "github", "url": None},
+                ],
+            },
+            "source": {"key": source_key, "name": self._sources[source_key]["name"]},
+            "skills": skills,
+            "languages": [{"name": n, "value": None} for n in rng.sample(_LANGUAGES, rng.randrange(1, 3))],
+            "experiences": experiences,
+            "experiences_duration": round(rng.uniform(0, 20), 2),
+            "educations": educations,
+            "educations_duration": round(rng.uniform(0, 6), 2),
+            "interests": [],
+            "labels": [],
+            "tags": [
+                {"name": "archive", "value": False},
+                {"name": "pipeline_stage", "value": rng.choice(_STAGES)},
+                {"name": "score", "value": rng.randrange(0, 100)},
+            ],
+            "metadatas": [{"name": "ats_id", "value": f"ATS-{rng.randrange(10**6):06d}"}],
+            "attachments": self._attachments(rng, key, created_at),
+            "consent_algorithmic": {
+                "owner": {"parsing": True, "revealing": False, "embedding": True, "searching": True},
+                "controller": {"parsing": True, "revealing": False, "embedding": True, "searching": True},
+            },
+        }
+
+    def _experience(self, rng: random.Random) -> dict[str, Any]:
+        start = self._random_moment() - timedelta(days=2000)
+        end = None if rng.random() < 0.3 else start + timedelta(days=rng.randrange(90, 1500))
+        city, lat, lng = rng.choice(_CITIES)
+        return {
+            "key": self._new_key(),
+            "company": rng.choice(_COMPANIES),
+            "title": rng.choice(_TITLES),
+            "description": "Built and ran things; mentored juniors.",
+            "location": {"text": city, "lat": lat, "lng": lng},
+            "date_start": format_stamp(start),
+            "date_end": format_stamp(end) if end else None,
+            "skills": [{"name": n, "type": t, "value": None} for n, t in rng.sample(_SKILLS, 2)],
+            "tasks": [],
+            "certifications": [],
+            "courses": [],
+        }
+
+    def _education(self, rng: random.Random) -> dict[str, Any]:
+        start = self._random_moment() - timedelta(days=4000)
+        return {
+            "key": self._new_key(),
+            "school": rng.choice(_SCHOOLS),
+            "title": rng.choice(
+                ("MSc Computer Science", "BA Economics", "Diplôme d'ingénieur", "Nursing degree")
+            ),
+            "description": None,
+            "location": {"text": None, "lat": None, "lng": None},
+            "date_start": format_stamp(start),
+            "date_end": format_stamp(start + timedelta(days=rng.randrange(365, 1900))),
+            "skills": [],
+            "tasks": [],
+            "certifications": [],
+            "courses": [],
+        }
+
+    def _attachments(self, rng: random.Random, key: str, created_at: str) -> list[dict[str, Any]]:
+        if rng.random() < 0.2:
+            return []
+        return [
+            {
+                "type": "resume",
+                "alt": key,
+                "file_size": rng.randrange(20_000, 900_000),
+                "file_name": f"{key}.pdf",
+                "original_file_name": "CV final (2).pdf",
+                "extension": ".pdf",
+                "public_url": f"https://riminder-documents.s3.eu-west-1.amazonaws.com/teams/x/sources/{key}.pdf",
+                "created_at": created_at,
+                "updated_at": None,
+            }
+        ]
+
+    def _make_job(self, board_key: str, index: int, stamp: str | None) -> dict[str, Any]:
+        rng = self._rng
+        key = self._new_key()
+        if stamp is None:
+            created_at, updated_at = self._stamps(self._last_created(self._jobs, "board", board_key))
+        else:
+            created_at = updated_at = stamp
+        title = rng.choice(_TITLES)
+        city, lat, lng = rng.choice(_CITIES)
+        low = rng.randrange(25, 70)
+        start = self._random_moment()
+        return {
+            "id": self._new_id(),
+            "key": key,
+            "reference": f"{board_key}-job-{index:05d}" if rng.random() < 0.9 else None,
+            "name": title,
+            "agent_key": None,
+            "url": rng.choice(("", None, f"https://careers.example.com/jobs/{index}")),
+            "summary": f"As a {title} you will design, build and evolve our platform. Équipe à {city}.",
+            "archived_at": None,
+            "location": {"text": city, "geopoint": {"lat": lat, "lon": lng} if lat is not None else None},
+            "sections": [
+                {"name": "profile", "title": "Searched Profile", "description": "Bac+5"},
+                {"name": "mission", "title": "Mission", "description": "Ship reliable data pipelines."},
+            ],
+            "culture": None,
+            "benefits": rng.choice((None, "Remote friendly; 25 days off")),
+            "responsibilities": None,
+            "requirements": None,
+            "interviews": None,
+            "skills": [
+                {"name": n, "type": t, "value": rng.choice((None, 0.5, 0.9))}
+                for n, t in rng.sample(_SKILLS, 3)
+            ],
+            "languages": [{"name": n, "value": 1} for n in rng.sample(_LANGUAGES, rng.randrange(1, 3))],
+            "certifications": [],
+            "courses": [],
+            "tasks": [],
+            "tags": [
+                {"name": "archive", "value": False},
+                {"name": "contract", "value": rng.choice(("CDI", "CDD"))},
+            ],
+            "ranges_date": [
+                {
+                    "name": "Dates",
+                    "value_min": start.strftime("%Y-%m-%dT%H:%M"),
+                    "value_max": (start + timedelta(days=120)).strftime("%Y-%m-%dT%H:%M"),
+                }
+            ],
+            "ranges_float": [{"name": "salary", "value_min": low, "value_max": low + 10, "unit": "eur"}],
+            "metadatas": [{"name": "metadata example", "value": "metadata"}],
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "board": {"key": board_key, "name": self._boards[board_key]["name"]},
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _ascii(text: str) -> str:
+    """A rough ASCII form of a name, for email addresses."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L").replace("ø", "o"))
+    return re.sub(r"[^A-Za-z]", "", folded.encode("ascii", "ignore").decode())
+
+
+def _int_param(fault: Fault | None, name: str, default: int) -> int:
+    value = default if fault is None else fault.params.get(name, default)
+    if not isinstance(value, int):
+        msg = f"fault param {name!r} must be an int, got {value!r}"
+        raise TypeError(msg)
+    return value
+
+
+def _envelope(code: int, message: str, meta: dict[str, Any], data: object) -> dict[str, Any]:
+    return {"code": code, "message": message, "meta": meta, "data": data}
+
+
+def _encode(status: int, payload: dict[str, Any]) -> Response:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return Response(status=status, body=body, headers={"Content-Type": "application/json"})
+
+
+def _args(request: Request, allowed: set[str]) -> dict[str, str]:
+    """The query parameters, each given at most once and all of them known."""
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        raise _ApiError(400, f"Unknown query parameter(s): {', '.join(unknown)}")
+    repeated = sorted(name for name, values in request.query.items() if len(values) > 1)
+    if repeated:
+        raise _ApiError(400, f"Query parameter(s) given more than once: {', '.join(repeated)}")
+    return {name: values[0] for name, values in request.query.items()}
+
+
+def _keys(args: dict[str, str], name: str, known: dict[str, Any], label: str) -> set[str]:
+    raw = args.get(name)
+    if raw is None:
+        raise _ApiError(400, f"{name} is required")
+    try:
+        keys = json.loads(raw)
+    except ValueError:
+        raise _ApiError(400, f"{name} must be a JSON-encoded list of keys, got {raw!r}") from None
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise _ApiError(400, f"{name} must be a non-empty JSON list of strings, got {raw!r}")
+    missing = [k for k in keys if k not in known]
+    if missing:
+        raise _ApiError(400, f"{label} key(s) not found or not allowed: {', '.join(missing)}")
+    return set(keys)
+
+
+def _positive(args: dict[str, str], name: str, default: int) -> int:
+    raw = args.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise _ApiError(400, f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def _paging(args: dict[str, str], max_limit: int) -> tuple[int, int]:
+    page = _positive(args, "page", 1)
+    limit = _positive(args, "limit", DEFAULT_LIMIT)
+    if page < 1:
+        raise _ApiError(400, f"page must be >= 1, got {page}")
+    if not 1 <= limit <= max_limit:
+        raise _ApiError(400, f"limit must be between 1 and {max_limit}, got {limit}")
+    return page, limit
+
+
+def _sorting(args: dict[str, str]) -> tuple[str, str]:
+    sort_by = args.get("sort_by", "created_at")
+    order_by = args.get("order_by", "desc")
+    if sort_by not in SORT_FIELDS:
+        raise _ApiError(400, f"sort_by must be one of {', '.join(SORT_FIELDS)}, got {sort_by!r}")
+    if order_by not in ORDERS:
+        raise _ApiError(400, f"order_by must be one of {', '.join(ORDERS)}, got {order_by!r}")
+    return sort_by, order_by
+
+
+def _page(items: list[dict[str, Any]], page: int, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The deep-copied items of 1-based ``page`` and the meta block."""
+    chunk = copy.deepcopy(items[(page - 1) * limit : page * limit])
+    total = len(items)
+    meta = {"page": page, "maxPage": math.ceil(total / limit), "count": len(chunk), "total": total}
+    return chunk, meta
+
+
+def _lie_meta(payload: dict[str, Any], fault: Fault | None) -> None:
+    """Claim more pages and items than there are (a stale search index)."""
+    extra = _int_param(fault, "extra_pages", 3)
+    meta = payload["meta"]
+    per_page = max(meta["count"], 1)
+    meta["maxPage"] += extra
+    meta["total"] += extra * per_page
+
+
+def _mark_non_utf8(payload: dict[str, Any]) -> bool:
+    """Put the marker into the first item's text field; False when the page is empty."""
+    data = payload["data"]
+    if isinstance(data, dict):
+        items, field = (data["profiles"], "text") if "profiles" in data else (data["jobs"], "summary")
+    else:
+        items, field = data, "name"
+    if not items:
+        return False
+    items[0][field] = f"{items[0][field]} {_NON_UTF8_MARKER}"
+    return True

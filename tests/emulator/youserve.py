@@ -1,0 +1,828 @@
+"""Visma YouServe File API (subscriber role), emulated strictly.
+
+Mounted at ``/youserve``: the tap's ``base_url`` is ``emulator.url("/youserve")`` and its token
+URL ``emulator.url("/youserve") + "/authentication/token"``. The vendor documentation is
+``youserve-file-api-subscriber.txt``; where it is silent, this emulator picks the strict reading
+and says so below.
+
+Behaviour worth knowing when writing tap tests:
+
+* By default (no ``status`` clause in ``$filter``) the listing only shows files that were not
+  downloaded yet, and ``count`` shrinks as files get downloaded: paging by ``pageIndex`` while
+  downloading skips files, exactly as the real API would make a naive tap do.
+* A file becomes downloaded once a complete GET, or a ranged GET that includes its last byte,
+  has been served (a body cut by an ``abort_after`` fault does not count).
+* File bytes are generated lazily from ``(seed, fileId)`` in 4 KiB blocks, each starting with its
+  block number, so an offset error anywhere changes the bytes; a 1 GB file costs no memory.
+* ``$filter`` is parsed by a tokenizer and a recursive-descent parser: field and function names
+  are case-insensitive (the documentation writes both ``FileName`` and ``fileName``); operators,
+  ``and``/``or`` and status values are lower case only; ``fileName`` only takes ``eq``/``ne`` and
+  the three functions, compared case-insensitively (a SQL Server collation); ``status`` only
+  takes ``eq``; a bare DateTime literal needs its offset (``Z`` or ``+01:00``), the
+  ``datetime'...'`` form may omit it (UTC). An empty ``$filter`` or ``$orderBy`` is a 400.
+* Strict on ranges: only ``bytes=a-b`` and ``bytes=a-``; suffix and multi-part ranges, ``b < a``
+  or any other syntax is a 400. ``Accept`` must name ``application/octet-stream`` on GET
+  (``*/*`` is not enough: 406).
+* Body-level faults (``Fault.kind``) only act on a GET of a file that answers 200/206:
+  ``short_body`` (``params["missing"]`` bytes fewer, default 1, sent chunked without
+  Content-Length so the body ends cleanly), ``wrong_total`` (Content-Range total is
+  ``params["total"]``, default size + 1; only on 206) and ``ignore_range`` (a ranged GET is
+  answered 200 with the whole file). Arm them with ``method="GET"`` so a HEAD does not consume
+  them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+from tests.emulator.server import Faults, Request, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from tests.emulator.server import Fault
+
+BLOCK = 4096  # bytes of one generated block; each starts with its 8-byte block number
+PIECE = 1024 * 1024  # largest piece of a streamed body
+DEFAULT_PUBLISHER = "cfc6678d-06d8-41c7-acb5-7448a14dc917"  # the documentation's publisher
+FILES_PATH = "/fileapi/v1.0/files"
+TOKEN_PATH = "/authentication/token"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TICKS_PER_SECOND = 10_000_000  # .NET ticks: 100 ns
+
+# (file_name, business_type, size, upload_date) of the default set; dates shared on purpose.
+DEFAULT_FILES: tuple[tuple[str, int, int, str], ...] = (
+    ("sandbox_test_file.xml", 7101, 107, "2026-01-05T07:30:23.657Z"),
+    ("sandbox_test_file.txt", 7101, 33, "2026-01-05T07:30:23.657Z"),
+    ("sandbox_test_file.csv", 7101, 76, "2026-01-05T07:30:23.657Z"),
+    ("payroll_2026_01.xml", 7101, 48_213, "2026-01-31T18:02:11.120Z"),
+    ("empty_export.csv", 8000, 0, "2026-02-02T06:00:00.000Z"),
+    ("absence_holidays", 8000, 1_024, "2026-02-02T06:00:00.000Z"),
+    ("employees_full.csv", 8000, 307_200, "2026-02-10T09:15:42.001Z"),
+    ("it's a 'test' file.txt", 8000, 4_096, "2026-02-11T12:00:00.500Z"),
+    ("bint_mutations_0001.xml", 101100, 12_345, "2026-02-14T23:59:59.999Z"),
+    ("bint_mutations_0002.xml", 101100, 65_536, "2026-02-20T05:04:03.210Z"),
+    ("bint_mutations_0003.xml", 101100, 65_537, "2026-02-20T05:04:03.210Z"),
+    ("../../etc/passwd", 101100, 1_900, "2026-02-25T10:10:10.010Z"),
+    ("payroll_2026_02.xml", 7101, 51_877, "2026-02-28T18:01:09.004Z"),
+)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error in the documented shape (see the 416 example)."""
+    payload = {"correlationId": None, "message": message, "errorCode": str(status), "exception": None}
+    return Response.json(status, payload, headers)
+
+
+# --------------------------------------------------------------------------- dates
+
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(Z|[+-]\d{2}:\d{2})?",
+    re.ASCII,
+)
+
+
+def parse_datetime(text: str, *, offset_required: bool = True) -> int:
+    """An ISO/OData DateTime as .NET ticks (100 ns) since the Unix epoch; ValueError if invalid."""
+    match = _DATETIME.fullmatch(text)
+    if not match:
+        msg = f"not a DateTime: {text!r}"
+        raise ValueError(msg)
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if offset is None and offset_required:
+        msg = f"DateTime without offset: {text!r}"
+        raise ValueError(msg)
+    tz = timezone.utc
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        if hours > 14 or minutes > 59:
+            msg = f"bad offset in {text!r}"
+            raise ValueError(msg)
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz)
+    delta = moment - _EPOCH
+    ticks = (delta.days * 86_400 + delta.seconds) * _TICKS_PER_SECOND
+    return ticks + int((fraction or "").ljust(7, "0"))
+
+
+def format_ticks(ticks: int) -> str:
+    """Ticks since the epoch as the listing shows them: ``2021-03-25T07:30:23.657Z``."""
+    seconds, rest = divmod(ticks, _TICKS_PER_SECOND)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 10_000:03d}Z"
+
+
+# --------------------------------------------------------------------------- $filter
+
+
+class FilterError(ValueError):
+    """A malformed ``$filter``."""
+
+
+@dataclass
+class _Token:
+    kind: str  # "(", ")", ",", "word", "string", "number", "datetime"
+    value: Any
+    pos: int
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL = re.compile(r"[0-9A-Za-z:.+\-]+")
+_INTEGER = re.compile(r"-?\d+", re.ASCII)
+
+
+def _read_string(text: str, pos: int) -> tuple[str, int]:
+    """The quoted string starting at ``text[pos] == "'"``, OData escaping; and the next position."""
+    out = []
+    i = pos + 1
+    while i < len(text):
+        char = text[i]
+        if char == "'":
+            if text.startswith("''", i):
+                out.append("'")
+                i += 2
+                continue
+            return "".join(out), i + 1
+        out.append(char)
+        i += 1
+    msg = f"unterminated string starting at position {pos}"
+    raise FilterError(msg)
+
+
+def tokenize(text: str) -> list[_Token]:
+    """Split a ``$filter`` into tokens."""
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char in " \t":
+            i += 1
+        elif char in "(),":
+            tokens.append(_Token(char, char, i))
+            i += 1
+        elif char == "'":
+            value, end = _read_string(text, i)
+            tokens.append(_Token("string", value, i))
+            i = end
+        elif char.isascii() and (char.isalpha() or char == "_"):
+            match = _WORD.match(text, i)
+            assert match is not None
+            word = match.group()
+            end = match.end()
+            if word.lower() == "datetime" and text.startswith("'", end):
+                value, end = _read_string(text, end)
+                try:
+                    tokens.append(_Token("datetime", parse_datetime(value, offset_required=False), i))
+                except ValueError as exc:
+                    raise FilterError(str(exc)) from None
+            else:
+                tokens.append(_Token("word", word, i))
+            i = end
+        elif char in "0123456789-":
+            match = _LITERAL.match(text, i)
+            assert match is not None
+            literal = match.group()
+            if _INTEGER.fullmatch(literal):
+                tokens.append(_Token("number", int(literal), i))
+            else:
+                try:
+                    tokens.append(_Token("datetime", parse_datetime(literal), i))
+                except ValueError:
+                    msg = f"bad literal {literal!r} at position {i}"
+                    raise FilterError(msg) from None
+            i = match.end()
+        else:
+            msg = f"unexpected character {char!r} at position {i}"
+            raise FilterError(msg)
+    return tokens
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "lt": lambda a, b: a < b,
+    "ge": lambda a, b: a >= b,
+    "le": lambda a, b: a <= b,
+}
+_FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
+    "startswith": lambda name, arg: name.startswith(arg),
+    "endswith": lambda name, arg: name.endswith(arg),
+    "contains": lambda name, arg: arg in name,
+}
+_FIELDS = ("uploaddate", "businesstype", "status", "filename")
+_STATUSES = {
+    "all": lambda f: True,
+    "downloaded": lambda f: f.downloaded,
+    "available": lambda f: not f.downloaded,
+}
+
+
+class FilterParser:
+    """Recursive descent over the tokens; ``and`` binds tighter than ``or``.
+
+    filter  := or_expr END
+    or_expr := and_expr ("or" and_expr)*
+    and_expr:= primary ("and" primary)*
+    primary := "(" or_expr ")" | function "(" field "," string ")" | field op literal
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.pos = 0
+        self.has_status = False
+
+    def parse(self) -> Callable[[YouserveFile], bool]:
+        """The predicate of the whole filter (without the default status clause)."""
+        if not self.tokens:
+            msg = "empty filter"
+            raise FilterError(msg)
+        predicate = self._or()
+        if self.pos != len(self.tokens):
+            token = self.tokens[self.pos]
+            msg = f"unexpected {token.value!r} at position {token.pos}"
+            raise FilterError(msg)
+        return predicate
+
+    def _peek(self) -> _Token | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def _next(self, what: str) -> _Token:
+        token = self._peek()
+        if token is None:
+            msg = f"expected {what} at the end"
+            raise FilterError(msg)
+        self.pos += 1
+        return token
+
+    def _expect(self, kind: str, what: str) -> _Token:
+        token = self._next(what)
+        if token.kind != kind:
+            msg = f"expected {what} at position {token.pos}, got {token.value!r}"
+            raise FilterError(msg)
+        return token
+
+    def _keyword(self, word: str) -> bool:
+        token = self._peek()
+        if token is not None and token.kind == "word" and token.value == word:
+            self.pos += 1
+            return True
+        return False
+
+    def _or(self) -> Callable[[YouserveFile], bool]:
+        parts = [self._and()]
+        while self._keyword("or"):
+            parts.append(self._and())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda f: any(p(f) for p in parts)
+
+    def _and(self) -> Callable[[YouserveFile], bool]:
+        parts = [self._primary()]
+        while self._keyword("and"):
+            parts.append(self._primary())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda f: all(p(f) for p in parts)
+
+    def _primary(self) -> Callable[[YouserveFile], bool]:
+        token = self._next("a condition")
+        if token.kind == "(":
+            inner = self._or()
+            self._expect(")", "')'")
+            return inner
+        if token.kind != "word":
+            msg = f"expected a field or function at position {token.pos}, got {token.value!r}"
+            raise FilterError(msg)
+        following = self._peek()
+        if following is not None and following.kind == "(":
+            return self._function(token)
+        return self._comparison(token)
+
+    def _function(self, name: _Token) -> Callable[[YouserveFile], bool]:
+        function = _FUNCTIONS.get(name.value.lower())
+        if function is None:
+            msg = f"unknown function {name.value!r} at position {name.pos}"
+            raise FilterError(msg)
+        self._expect("(", "'('")
+        field = self._expect("word", "a field name")
+        if field.value.lower() != "filename":
+            msg = f"{name.value} only applies to fileName, not {field.value!r}"
+            raise FilterError(msg)
+        self._expect(",", "','")
+        argument = self._expect("string", "a quoted string").value.casefold()
+        self._expect(")", "')'")
+        return lambda f: function(f.file_name.casefold(), argument)
+
+    def _comparison(self, field_token: _Token) -> Callable[[YouserveFile], bool]:
+        field = field_token.value.lower()
+        if field not in _FIELDS:
+            msg = f"unknown field {field_token.value!r} at position {field_token.pos}"
+            raise FilterError(msg)
+        op_token = self._expect("word", "an operator")
+        compare = _COMPARE.get(op_token.value)
+        if compare is None:
+            msg = f"unknown operator {op_token.value!r} at position {op_token.pos}"
+            raise FilterError(msg)
+        value = self._next("a value")
+        op = op_token.value
+        if field == "uploaddate":
+            if value.kind != "datetime":
+                msg = f"uploadDate needs a DateTime, got {value.value!r} at position {value.pos}"
+                raise FilterError(msg)
+            ticks = value.value
+            return lambda f: compare(f.upload_ticks, ticks)
+        if field == "businesstype":
+            if value.kind != "number":
+                msg = f"businessType needs an integer, got {value.value!r} at position {value.pos}"
+                raise FilterError(msg)
+            number = value.value
+            return lambda f: compare(f.business_type, number)
+        if field == "status":
+            if op != "eq":
+                msg = f"status only supports eq, not {op!r}"
+                raise FilterError(msg)
+            if value.kind != "string" or value.value not in _STATUSES:
+                msg = f"status must be 'available', 'downloaded' or 'all', got {value.value!r}"
+                raise FilterError(msg)
+            self.has_status = True
+            return _STATUSES[value.value]
+        # fileName
+        if op not in ("eq", "ne"):
+            msg = f"fileName only supports eq and ne, not {op!r}"
+            raise FilterError(msg)
+        if value.kind != "string":
+            msg = f"fileName needs a quoted string, got {value.value!r} at position {value.pos}"
+            raise FilterError(msg)
+        wanted = value.value.casefold()
+        return lambda f: compare(f.file_name.casefold(), wanted)
+
+
+def compile_filter(text: str | None) -> Callable[[YouserveFile], bool]:
+    """The predicate of a ``$filter`` including the default "available only" clause."""
+    if text is None:
+        return lambda f: not f.downloaded
+    parser = FilterParser(text)
+    predicate = parser.parse()
+    if parser.has_status:
+        return predicate
+    return lambda f: predicate(f) and not f.downloaded
+
+
+_ORDER_KEYS: dict[str, Callable[[YouserveFile], Any]] = {
+    "uploaddate": lambda f: f.upload_ticks,
+    "businesstype": lambda f: f.business_type,
+    "status": lambda f: f.downloaded,
+    "filename": lambda f: f.file_name.casefold(),
+}
+
+
+def parse_order(text: str | None) -> tuple[Callable[[YouserveFile], Any], bool]:
+    """``$orderBy`` as (key, descending); ValueError if invalid."""
+    if text is None:
+        return _ORDER_KEYS["uploaddate"], True
+    parts = text.split()
+    if not 1 <= len(parts) <= 2 or parts[0].lower() not in _ORDER_KEYS:
+        msg = f"Invalid orderBy: {text!r}"
+        raise ValueError(msg)
+    modifier = parts[1].lower() if len(parts) == 2 else "asc"
+    if modifier not in ("asc", "desc"):
+        msg = f"Invalid orderBy modifier: {text!r}"
+        raise ValueError(msg)
+    return _ORDER_KEYS[parts[0].lower()], modifier == "desc"
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass
+class YouserveFile:
+    """One delivered file; its bytes are generated on demand."""
+
+    file_id: str
+    file_name: str
+    business_type: int
+    size: int
+    upload_ticks: int
+    tenant_id: str
+    publisher_id: str
+    seed: int
+    downloaded: bool = False
+    deleted: bool = False
+    _pattern: bytes | None = None
+    _sha256: str | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """The listing entry, as in the documentation."""
+        return {
+            "downloaded": self.downloaded,
+            "fileId": self.file_id,
+            "fileName": self.file_name,
+            "fileSize": self.size,
+            "tenantId": self.tenant_id,
+            "businessType": {"id": self.business_type, "name": str(self.business_type)},
+            "publisherId": self.publisher_id,
+            "uploadDate": format_ticks(self.upload_ticks),
+        }
+
+    def _block_tail(self) -> bytes:
+        if self._pattern is None:
+            base = f"youserve:{self.seed}:{self.file_id}".encode()
+            digests = (hashlib.sha256(base + b":%d" % j).digest() for j in range(BLOCK // 32))
+            self._pattern = b"".join(digests)[8:]
+        return self._pattern
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the file (keep the span small: at most a piece)."""
+        end = min(end, self.size)
+        if start >= end:
+            return b""
+        tail = self._block_tail()
+        first, last = start // BLOCK, (end - 1) // BLOCK
+        data = b"".join(k.to_bytes(8, "big") + tail for k in range(first, last + 1))
+        offset = first * BLOCK
+        return data[start - offset : end - offset]
+
+    def pieces(self, start: int, end: int, piece: int = PIECE) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` as pieces of at most ``piece`` bytes, aligned on ``piece``."""
+        pos = start
+        while pos < end:
+            stop = min(end, (pos // piece + 1) * piece)
+            yield self.read(pos, stop)
+            pos = stop
+
+    def sha256(self) -> str:
+        """The hex SHA-256 of the whole file, computed streaming (and cached)."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            for part in self.pieces(0, self.size):
+                digest.update(part)
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+
+def _content_disposition(name: str) -> str:
+    """``attachment; filename=...`` as ASP.NET writes it: a token bare, anything else quoted."""
+    if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        return f"attachment; filename={name}"
+    ascii_name = "".join(c if " " <= c <= "~" else "_" for c in name)
+    escaped = ascii_name.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'attachment; filename="{escaped}"'
+    if ascii_name != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
+
+
+# --------------------------------------------------------------------------- the vendor
+
+
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)", re.ASCII)
+_PAGE_NUMBER = re.compile(r"\d{1,9}", re.ASCII)
+
+
+class YouserveEmulator:
+    """The YouServe File API of a subscriber, plus its token endpoint."""
+
+    prefix = "/youserve"
+
+    def __init__(
+        self,
+        *,
+        client_id: str = "ys-client",
+        client_secret: str = "ys-secret-0123456789",  # noqa: S107
+        tenant_id: str = "sandbox",
+        files: Iterable[dict[str, Any]] | None = None,
+        seed: int = 1,
+        expires_in: int = 3600,
+        max_page_size: int = 1000,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.tenant_id = tenant_id
+        self.seed = seed
+        self.expires_in = expires_in
+        self.max_page_size = max_page_size
+        self.faults = Faults()
+        self.token_requests = 0
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.range_requests: list[tuple[str, int, int | None]] = []
+        self.deleted: list[str] = []
+        self.issued_tokens: list[str] = []
+        self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self._files: dict[str, YouserveFile] = {}
+        self._lock = threading.RLock()
+        if files is None:
+            files = [
+                {"file_name": name, "business_type": bt, "size": size, "upload_date": date}
+                for name, bt, size, date in DEFAULT_FILES
+            ]
+        for spec in files:
+            self.add_file(**spec)
+
+    # ------------------------------------------------------------------ test helpers
+
+    def add_file(  # noqa: PLR0917  # the signature tests and benchmarks call positionally
+        self,
+        file_name: str,
+        business_type: int,
+        size: int,
+        upload_date: str | datetime | None = None,
+        tenant_id: str | None = None,
+        publisher_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Deliver a file (bytes generated lazily, any size); returns its listing entry.
+
+        ``upload_date`` defaults to one second after the latest upload date.
+        """
+        with self._lock:
+            if upload_date is None:
+                latest = max((f.upload_ticks for f in self._files.values()), default=None)
+                base = parse_datetime("2026-01-01T00:00:00.000Z")
+                ticks = base if latest is None else latest + _TICKS_PER_SECOND
+            elif isinstance(upload_date, datetime):
+                moment = upload_date if upload_date.tzinfo else upload_date.replace(tzinfo=timezone.utc)
+                delta = moment - _EPOCH
+                ticks = (delta.days * 86_400 + delta.seconds) * _TICKS_PER_SECOND
+                ticks += delta.microseconds // 1000 * 10_000
+            else:
+                ticks = parse_datetime(upload_date, offset_required=False)
+            ticks -= ticks % 10_000  # the listing shows milliseconds: keep nothing finer hidden
+            digest = hashlib.sha256(f"youserve-file:{self.seed}:{len(self._files)}".encode()).digest()
+            file_id = str(uuid.UUID(bytes=digest[:16], version=4))
+            item = YouserveFile(
+                file_id=file_id,
+                file_name=file_name,
+                business_type=int(business_type),
+                size=int(size),
+                upload_ticks=ticks,
+                tenant_id=tenant_id or self.tenant_id,
+                publisher_id=publisher_id or DEFAULT_PUBLISHER,
+                seed=self.seed,
+            )
+            self._files[file_id] = item
+            return item.entry()
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """All bytes of a (small) file."""
+        item = self._files[file_id]
+        return item.read(0, item.size)
+
+    def file_sha256(self, file_id: str) -> str:
+        """The hex SHA-256 of a file, computed streaming."""
+        return self._files[file_id].sha256()
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The listing entries of every file not deleted (any tenant, downloaded or not),
+        newest upload first."""
+        with self._lock:
+            files = sorted(
+                (f for f in self._files.values() if not f.deleted),
+                key=lambda f: (-f.upload_ticks, f.file_id),
+            )
+            return [f.entry() for f in files]
+
+    def set_downloaded(self, file_id: str, downloaded: bool = True) -> None:
+        """Force the downloaded flag of a file."""
+        with self._lock:
+            self._files[file_id].downloaded = downloaded
+
+    def expire_all_tokens(self) -> None:
+        """Every token issued so far is now expired (401 with "The token expired")."""
+        with self._lock:
+            for token in self._tokens:
+                self._tokens[token] = 0.0
+
+    def revoke_all_tokens(self) -> None:
+        """Every token issued so far is now unknown (401)."""
+        with self._lock:
+            self._tokens.clear()
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _kind(self, request: Request) -> str:
+        if request.path == TOKEN_PATH:
+            return "token"
+        if request.path == FILES_PATH:
+            return "list"
+        if request.path.startswith(FILES_PATH + "/"):
+            if request.method == "GET" and request.headers.get("Range") is not None:
+                return "range"
+            return "file"
+        return "other"
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request."""
+        kind = self._kind(request)
+        with self._lock:
+            self.calls[(request.method, kind)] += 1
+        fault = self.faults.take(request)
+        injected = Faults.status_response(fault)
+        if injected is not None:
+            return injected
+        if kind == "token":
+            response = self._token(request)
+        elif kind == "other":
+            response = _error(404, "Not found.")
+        else:
+            response = self._file_api(request, kind, fault)
+        return Faults.apply(fault, response)
+
+    # ------------------------------------------------------------------ token
+
+    def _token(self, request: Request) -> Response:
+        with self._lock:
+            self.token_requests += 1
+        if request.method != "POST":
+            return Response.json(405, {"error": "invalid_request"}, {"Allow": "POST"})
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return Response.json(
+                400,
+                {"error": "invalid_request", "error_description": "form-encoded body expected"},
+            )
+        try:
+            form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return Response.json(400, {"error": "invalid_request"})
+        if any(len(values) != 1 for values in form.values()):
+            return Response.json(400, {"error": "invalid_request", "error_description": "repeated field"})
+        fields = {name: values[0] for name, values in form.items()}
+        if "grant_type" not in fields:
+            return Response.json(400, {"error": "invalid_request", "error_description": "grant_type"})
+        if fields["grant_type"] != "client_credentials":
+            return Response.json(400, {"error": "unsupported_grant_type"})
+        if "client_id" not in fields or "client_secret" not in fields:
+            return Response.json(400, {"error": "invalid_request", "error_description": "client credentials"})
+        if not (
+            secrets.compare_digest(fields["client_id"], self.client_id)
+            and secrets.compare_digest(fields["client_secret"], self.client_secret)
+        ):
+            return Response.json(401, {"error": "invalid_client"})
+        with self._lock:
+            token = f"ys.{len(self.issued_tokens) + 1}.{secrets.token_urlsafe(24)}"
+            self.issued_tokens.append(token)
+            self._tokens[token] = time.monotonic() + self.expires_in
+        return Response.json(
+            200,
+            {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
+            {"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    # ------------------------------------------------------------------ file API
+
+    def _check_access(self, request: Request) -> Response | None:
+        authorization = request.headers.get("Authorization") or ""
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return _error(401, "Unauthorized.", {"WWW-Authenticate": "Bearer"})
+        with self._lock:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            return _error(401, "Unauthorized.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if expiry <= time.monotonic():
+            header = 'Bearer error="invalid_token", error_description="The token expired"'
+            return _error(401, "Unauthorized.", {"WWW-Authenticate": header})
+        if request.headers.get("x-raet-tenant-id") != self.tenant_id:
+            return _error(403, "Forbidden: unknown or unauthorized tenant.")
+        if request.query.get("role") != ["subscriber"]:
+            return _error(400, "The role query parameter must be 'subscriber'.")
+        return None
+
+    def _file_api(self, request: Request, kind: str, fault: Fault | None) -> Response:
+        denied = self._check_access(request)
+        if denied is not None:
+            return denied
+        if kind == "list":
+            if request.method != "GET":
+                return _error(405, "Method not allowed.", {"Allow": "GET"})
+            return self._list(request)
+        file_id = request.path[len(FILES_PATH) + 1 :]
+        if request.method not in ("GET", "HEAD", "DELETE"):
+            return _error(405, "Method not allowed.", {"Allow": "GET, HEAD, DELETE"})
+        with self._lock:
+            item = self._files.get(file_id)
+            if item is None or item.deleted or item.tenant_id != self.tenant_id:
+                return _error(404, "File not found.")
+            if request.method == "DELETE":
+                item.deleted = True
+                self.deleted.append(file_id)
+                return Response(status=204)
+        if request.method == "HEAD":
+            headers = {
+                "Content-Length": str(item.size),
+                "Accept-Ranges": "bytes",
+                "Content-Type": "application/octet-stream",
+            }
+            return Response(status=200, headers=headers)
+        return self._download(request, item, fault)
+
+    def _list(self, request: Request) -> Response:
+        page_index_text = request.arg("pageIndex", "0")
+        page_size_text = request.arg("pageSize", "20")
+        assert page_index_text is not None
+        assert page_size_text is not None
+        if not _PAGE_NUMBER.fullmatch(page_index_text):
+            return _error(400, f"Invalid pageIndex: {page_index_text!r}")
+        if not _PAGE_NUMBER.fullmatch(page_size_text) or not (1 <= int(page_size_text) <= self.max_page_size):
+            return _error(400, f"Invalid pageSize: {page_size_text!r} (1 to {self.max_page_size})")
+        page_index, page_size = int(page_index_text), int(page_size_text)
+        try:
+            predicate = compile_filter(request.arg("$filter"))
+        except FilterError as exc:
+            return _error(400, f"Invalid filter: {exc}")
+        try:
+            key, descending = parse_order(request.arg("$orderBy"))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        with self._lock:
+            matching = [
+                f
+                for f in self._files.values()
+                if not f.deleted and f.tenant_id == self.tenant_id and predicate(f)
+            ]
+            matching.sort(key=lambda f: f.file_id)
+            matching.sort(key=key, reverse=descending)  # stable: ties stay in fileId order
+            page = matching[page_index * page_size : (page_index + 1) * page_size]
+            data = [f.entry() for f in page]
+        payload = {"data": data, "pageIndex": page_index, "pageSize": page_size, "count": len(matching)}
+        return Response.json(200, payload, {"Content-Type": "application/json; charset=utf-8"})
+
+    def _download(self, request: Request, item: YouserveFile, fault: Fault | None) -> Response:
+        accepted = [
+            part.split(";")[0].strip().lower() for part in (request.headers.get("Accept") or "").split(",")
+        ]
+        if "application/octet-stream" not in accepted:
+            return _error(406, "Not acceptable: send Accept: application/octet-stream.")
+        size = item.size
+        range_header = request.headers.get("Range")
+        fault_kind = fault.kind if fault is not None else None
+        fault_params: dict[str, Any] = fault.params if fault is not None else {}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": _content_disposition(item.file_name),
+            "Accept-Ranges": "bytes",
+        }
+        status, first, last = 200, 0, size - 1
+        if range_header is not None:
+            match = _RANGE.fullmatch(range_header.strip())
+            if match is None:
+                return _error(400, f"Invalid Range header: {range_header!r}")
+            first = int(match.group(1))
+            requested_last = int(match.group(2)) if match.group(2) else None
+            if requested_last is not None and requested_last < first:
+                return _error(400, f"Invalid Range header: {range_header!r}")
+            with self._lock:
+                self.range_requests.append((item.file_id, first, requested_last))
+            if first >= size:
+                return _error(416, "Range not satisfiable.", {"Content-Range": f"bytes */{size}"})
+            last = size - 1 if requested_last is None else min(requested_last, size - 1)
+            if fault_kind == "ignore_range":
+                first, last = 0, size - 1
+            else:
+                status = 206
+                total = size
+                if fault_kind == "wrong_total":
+                    total = int(fault_params.get("total", size + 1))
+                headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+        end = last + 1  # exclusive
+        length = end - first
+        chunked = False
+        body_end = end
+        if fault_kind == "short_body":
+            missing = int(fault_params.get("missing", 1))
+            body_end = max(first, end - missing)
+            chunked = True
+        else:
+            headers["Content-Length"] = str(length)
+        # the file counts as downloaded when its last byte goes out, unless a reset cuts the body
+        cut = fault is not None and fault.abort_after is not None and fault.abort_after < body_end - first
+        completes = end == size and not cut
+        body = self._stream(item, first, body_end, mark_downloaded=completes)
+        return Response(status=status, body=body, headers=headers, chunked=chunked)
+
+    def _stream(self, item: YouserveFile, start: int, end: int, *, mark_downloaded: bool) -> Iterator[bytes]:
+        """The body; the file is marked downloaded just before its final piece is handed over."""
+        pieces = item.pieces(start, end)
+        previous = next(pieces, None)
+        for current in pieces:
+            assert previous is not None
+            yield previous
+            previous = current
+        if mark_downloaded:
+            with self._lock:
+                item.downloaded = True
+        if previous is not None:
+            yield previous
