@@ -1,0 +1,89 @@
+"""Serve every vendor API on 127.0.0.1: ``python -m tests.emulator --port 8080``.
+
+Mounts Talentsoft at /ts, HrFlow at /hrflow, YouServe at /youserve and Coresignal at
+/coresignal, with the demo data set, and prints a tap config pointing at them (the
+``demo`` environment of meltano.yml uses the same URLs and credentials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+from tests.emulator.coresignal import CoresignalEmulator
+from tests.emulator.hrflow import HrflowEmulator
+from tests.emulator.server import Emulator
+from tests.emulator.talentsoft import TalentsoftEmulator
+from tests.emulator.youserve import YouserveEmulator
+
+
+def demo_vendors(polls_until_ready: int = 1) -> tuple[TalentsoftEmulator, HrflowEmulator, YouserveEmulator, CoresignalEmulator]:
+    """The demo data set: small enough to load in seconds, varied enough to show every stream."""
+    return (
+        TalentsoftEmulator(vacancies=40, candidates=25, attachments_per_candidate=(1, 3)),
+        HrflowEmulator(),
+        YouserveEmulator(),
+        CoresignalEmulator(jobs=2000, polls_until_ready=polls_until_ready),
+    )
+
+
+def tap_config(emulator: Emulator, vendors: tuple, files_storage_url: str = "output/files") -> dict:
+    """A tap config with every source pointing at ``emulator``."""
+    talentsoft, hrflow, youserve, coresignal = vendors
+    return {
+        "files_storage_url": files_storage_url,
+        "talentsoft": {
+            "base_url": emulator.url(talentsoft.prefix),
+            "client_id": talentsoft.client_id,
+            "client_secret": talentsoft.client_secret,
+            "referential_categories": ["countries", "languages"],
+        },
+        "hrflow": {
+            "base_url": emulator.url(hrflow.prefix),
+            "api_key": hrflow.api_key,
+            "user_email": hrflow.user_email,
+            "source_keys": sorted(hrflow.source_keys()),
+            "board_keys": sorted(hrflow.board_keys()),
+        },
+        "youserve": {
+            "base_url": emulator.url(youserve.prefix),
+            "token_url": emulator.url(youserve.prefix) + "/authentication/token",
+            "client_id": youserve.client_id,
+            "client_secret": youserve.client_secret,
+            "tenant_id": youserve.tenant_id,
+            "business_types": [7101, 8000, 101100],
+        },
+        "coresignal": {
+            "base_url": emulator.url(coresignal.prefix),
+            "api_token": coresignal.api_token,
+            "filters": {"title": "engineer"},
+            "poll_interval_seconds": 1,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    parser.add_argument("--print-config", action="store_true", help="print a tap config for this emulator")
+    args = parser.parse_args(argv)
+    vendors = demo_vendors()
+    emulator = Emulator(list(vendors), port=args.port)
+    if args.print_config:
+        print(json.dumps(tap_config(emulator, vendors), indent=2))  # noqa: T201
+    print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)  # noqa: T201
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
