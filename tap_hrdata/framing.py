@@ -11,6 +11,9 @@ a frame, is an error, never a silent end of data.
 from __future__ import annotations
 
 import typing as t
+import zipfile
+
+from singer_sdk.exceptions import FatalAPIError
 
 from tap_hrdata.http import BrokenBodyError
 
@@ -18,6 +21,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 HEADER_BYTES = 4
+ZIP_READ_CHUNK_BYTES = 1 << 20
 
 
 class FrameTooLargeError(ValueError):
@@ -26,6 +30,10 @@ class FrameTooLargeError(ValueError):
 
 class TruncatedBodyError(BrokenBodyError):
     """The body ended inside a frame (or inside a frame's length prefix)."""
+
+
+class BadFrameError(FatalAPIError):
+    """A frame whose content cannot be read safely (not a zip, a bomb, bad JSON ...)."""
 
 
 def iter_frames(chunks: Iterable[bytes], max_frame_bytes: int) -> Iterator[bytearray]:
@@ -77,3 +85,31 @@ class _ExactReader:
             filled += step
             self._pos += step
         return buffer
+
+
+def iter_zip_entry(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> Iterator[bytes]:
+    """An entry's bytes in chunks, looked up by exact name: an entry name is never a path.
+
+    An entry whose declared or actual uncompressed size exceeds ``limit`` is refused
+    (a zip bomb), and reading stops at ``limit + 1`` bytes whatever the header says.
+    """
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        msg = f"{where}: the zip has no entry {name!r}"
+        raise BadFrameError(msg) from None
+    if info.file_size > limit:
+        msg = f"{where}: entry {name!r} declares {info.file_size} bytes, more than {limit}; refused as a zip bomb"
+        raise BadFrameError(msg)
+    taken = 0
+    try:
+        with archive.open(info) as entry:
+            while chunk := entry.read(ZIP_READ_CHUNK_BYTES):
+                taken += len(chunk)
+                if taken > limit:
+                    msg = f"{where}: entry {name!r} inflates past {limit} bytes; refused as a zip bomb"
+                    raise BadFrameError(msg)
+                yield chunk
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        msg = f"{where}: entry {name!r} is corrupt ({exc})"
+        raise BadFrameError(msg) from exc

@@ -8,6 +8,7 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
+from tap_hrdata.children import InlineChildStream
 from tap_hrdata.http import StreamStats, check_transport
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
@@ -79,6 +80,9 @@ class TapHrData(Tap):
         try:
             super().sync_all()
         finally:
+            for stream in self.streams.values():
+                if isinstance(stream, InlineChildStream):
+                    stream.finish_run()
             for name, stats in self._stats.items():
                 if stats.api_calls or stats.bytes or stats.files:
                     self.logger.info(

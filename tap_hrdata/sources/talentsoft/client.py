@@ -16,12 +16,11 @@ import typing as t
 import zipfile
 from dataclasses import dataclass
 
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.streams.rest import PageContext
 
 from tap_hrdata.auth import ClientCredentialsAuthenticator
-from tap_hrdata.framing import iter_frames
+from tap_hrdata.framing import BadFrameError, iter_frames, iter_zip_entry
 from tap_hrdata.http import ConductedStream
 from tap_hrdata.settings import global_settings, source_settings
 
@@ -34,11 +33,11 @@ if t.TYPE_CHECKING:
     from tap_hrdata.tap import TapHrData
 
 SOURCE_NAME = "talentsoft"
-READ_CHUNK_BYTES = 1 << 20
+READ_CHUNK_BYTES = 1 << 20  # network reads
 _CONTENT_RANGE = re.compile(r"^\s*(?:[A-Za-z]+\s+)?(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$")
 
 
-class ExportDataError(FatalAPIError):
+class ExportDataError(BadFrameError):
     """An export document that cannot be read safely: named by stream and offset."""
 
 
@@ -125,37 +124,7 @@ class TalentsoftStream(ConductedStream[t.Any]):
 
     def read_entry(self, archive: zipfile.ZipFile, name: str, where: str) -> bytes:
         """An entry's bytes, refusing a declared or actual size over ``max_frame_bytes``."""
-        return b"".join(self.iter_entry(archive, name, where))
-
-    def iter_entry(self, archive: zipfile.ZipFile, name: str, where: str) -> Iterator[bytes]:
-        """An entry's bytes in chunks, looked up by exact name (never used as a path)."""
-        limit = self.max_frame_bytes
-        try:
-            info = archive.getinfo(name)
-        except KeyError:
-            msg = f"talentsoft stream '{self.name}': {where}: the zip has no entry {name!r}"
-            raise ExportDataError(msg) from None
-        if info.file_size > limit:
-            msg = (
-                f"talentsoft stream '{self.name}': {where}: entry {name!r} declares {info.file_size} bytes, "
-                f"more than max_frame_bytes ({limit}); refused as a possible zip bomb"
-            )
-            raise ExportDataError(msg)
-        taken = 0
-        try:
-            with archive.open(info) as entry:
-                while chunk := entry.read(READ_CHUNK_BYTES):
-                    taken += len(chunk)
-                    if taken > limit:
-                        msg = (
-                            f"talentsoft stream '{self.name}': {where}: entry {name!r} inflates past "
-                            f"max_frame_bytes ({limit}); refused as a possible zip bomb"
-                        )
-                        raise ExportDataError(msg)
-                    yield chunk
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-            msg = f"talentsoft stream '{self.name}': {where}: entry {name!r} is corrupt ({exc})"
-            raise ExportDataError(msg) from exc
+        return b"".join(iter_zip_entry(archive, name, self.max_frame_bytes, f"talentsoft stream '{self.name}': {where}"))
 
 
 class ExportStream(TalentsoftStream):

@@ -11,8 +11,11 @@ import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
 
+from tap_hrdata.children import InlineChildStream
+from tap_hrdata.framing import iter_zip_entry
 from tap_hrdata.sources.talentsoft import schemas
 from tap_hrdata.sources.talentsoft.client import (
+    SOURCE_NAME,
     ExportDataError,
     ExportDocument,
     ExportStream,
@@ -114,11 +117,11 @@ class CandidatesStream(ExportStream):
         return {"candidate_id": record["id"]}
 
 
-class CandidateChildStream(TalentsoftStream):
+class CandidateChildStream(InlineChildStream):
     """A stream fed by the candidate frame being emitted (no request of its own)."""
 
+    source = SOURCE_NAME
     parent_stream_type = CandidatesStream
-    state_partitioning_keys: t.ClassVar[list[str]] = []  # one state, not one per candidate
 
     def current_document(self, context: Context | None) -> ExportDocument:
         """The parent's current frame, checked against the child context."""
@@ -128,13 +131,6 @@ class CandidateChildStream(TalentsoftStream):
             msg = f"talentsoft stream '{self.name}' runs only as a child of 'candidates'"
             raise RuntimeError(msg)
         return document
-
-    def get_new_paginator(self) -> None:
-        """No paging: records come from the parent's frame."""
-
-    def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
-        """Unused: no request is made."""
-        raise NotImplementedError
 
 
 class ApplicationsStream(CandidateChildStream):
@@ -174,6 +170,7 @@ class AttachmentsStream(CandidateChildStream):
         document = self.current_document(context)
         candidate_id = str(document.document["candidateDetail"]["id"])
         storage = self._tap.storage
+        limit = int(self.settings["max_frame_bytes"])
         for meta in document.document.get("attachments") or []:
             if not isinstance(meta, dict) or meta.get("id") in (None, ""):
                 msg = f"talentsoft stream 'attachments': candidate {candidate_id} lists an attachment without id"
@@ -182,7 +179,7 @@ class AttachmentsStream(CandidateChildStream):
             where = f"candidate {candidate_id} (offset {document.offset}), attachment {attachment_id!r}"
             stored = storage.write(
                 ("talentsoft", "attachments", candidate_id, attachment_id),
-                self.iter_entry(document.archive, attachment_id, where),
+                iter_zip_entry(document.archive, attachment_id, limit, f"talentsoft stream 'attachments': {where}"),
             )
             self.stats.files += 1
             self.stats.bytes += stored.size
