@@ -99,7 +99,7 @@ def check_transport(url: str, what: str) -> None:
         msg = f"{what} uses plain http:// to a non-loopback host; credentials are sent only over https://"
     else:
         msg = f"{what} must be an https:// URL"
-    raise ConfigValidationError(msg)
+    raise ConfigValidationError(msg, errors=[msg])  # the SDK's CLI prints only `errors`
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import typing as t
 from functools import cached_property
 
@@ -33,7 +34,8 @@ class TapHrData(Tap):
     """Singer tap for HR data."""
 
     name = "tap-hrdata"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings (stream_maps ...) to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = MsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -73,7 +75,9 @@ class TapHrData(Tap):
     def storage(self) -> FileStorage:
         """Where file bytes go (``files_storage_url``)."""
         settings = global_settings(self.config)
-        return FileStorage(settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"]))
+        return FileStorage(
+            settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"])
+        )
 
     def sync_all(self) -> None:
         """Sync, then log one summary line per stream that ran."""

@@ -1,7 +1,15 @@
-"""HrFlow.ai (being built: see issue 3)."""
+"""HrFlow.ai: profiles, jobs, sources and boards of a workspace."""
 
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
+from tap_hrdata.sources.hrflow.client import make_authenticator
+from tap_hrdata.sources.hrflow.streams import BoardsStream, JobsStream, ProfilesStream, SourcesStream
 
-SOURCE = Source(name="hrflow", title="HrFlow.ai", required=("api_key", "user_email"), stream_types=())
+SOURCE = Source(
+    name="hrflow",
+    title="HrFlow.ai",
+    required=("api_key", "user_email"),
+    stream_types=(ProfilesStream, JobsStream, SourcesStream, BoardsStream),
+    make_authenticator=make_authenticator,
+)

@@ -1,0 +1,421 @@
+"""HrFlow against the emulator: paging, incremental early stop, body codes, broken bodies, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+
+from tap_hrdata.sources.hrflow.client import iso_timestamp, parse_timestamp
+from tap_hrdata.tap import TapHrData
+from tests.conftest import mount, run_tap, run_tap_partial
+from tests.emulator.hrflow import HrflowEmulator
+from tests.emulator.server import Emulator, Fault, Request, Response
+
+HRFLOW_STREAMS = {"hrflow_profiles", "hrflow_jobs", "hrflow_sources", "hrflow_boards"}
+PROFILES = "/profiles/searching"
+JOBS = "/jobs/searching"
+
+
+def hf_config(emulator: Emulator, vendor: HrflowEmulator, **hrflow: Any) -> dict[str, Any]:
+    return {
+        "hrflow": {
+            "base_url": emulator.url(vendor.prefix),
+            "api_key": vendor.api_key,
+            "user_email": vendor.user_email,
+            "source_keys": ["src-a", "src-b"],
+            "board_keys": ["board-a"],
+            **hrflow,
+        }
+    }
+
+
+def pages(vendor: HrflowEmulator, path: str) -> list[int]:
+    return [int(query["page"]) for called, query in vendor.call_log if called == path]
+
+
+def bookmark_state(value: str) -> dict[str, Any]:
+    return {
+        "bookmarks": {"hrflow_profiles": {"replication_key": "updated_at", "replication_key_value": value}}
+    }
+
+
+def newest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(items, key=lambda item: parse_timestamp(item["updated_at"]) or 0, reverse=True)
+
+
+@pytest.fixture
+def vendor(emulator: Emulator) -> HrflowEmulator:
+    return mount(emulator, HrflowEmulator())
+
+
+# ---- discovery and a whole sync --------------------------------------------------------
+
+
+def test_discovery_lists_only_the_four_hrflow_streams(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    assert set(TapHrData(config=hf_config(emulator, vendor)).streams) == HRFLOW_STREAMS
+
+
+def test_full_sync_then_unchanged_rerun(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    config = hf_config(emulator, vendor)
+    first = run_tap(config)
+    assert first.streams() == HRFLOW_STREAMS
+
+    profiles = first.records("hrflow_profiles")
+    assert sorted(p["key"] for p in profiles) == sorted(p["key"] for p in vendor.profiles())
+    assert len(profiles) == 65
+    jobs = first.records("hrflow_jobs")
+    assert sorted(j["key"] for j in jobs) == sorted(j["key"] for j in vendor.jobs())
+    assert {s["key"] for s in first.records("hrflow_sources")} == set(vendor.source_keys())
+    assert {b["key"] for b in first.records("hrflow_boards")} == set(vendor.board_keys())
+
+    bookmarks = first.last_state["bookmarks"]
+    newest_profile = max(parse_timestamp(p["updated_at"]) for p in vendor.profiles())
+    assert parse_timestamp(bookmarks["hrflow_profiles"]["replication_key_value"]) == newest_profile
+    newest_job = max(parse_timestamp(j["updated_at"]) for j in vendor.jobs())
+    assert parse_timestamp(bookmarks["hrflow_jobs"]["replication_key_value"]) == newest_job
+    assert "progress_markers" not in bookmarks["hrflow_profiles"]
+
+    vendor.reset_calls()
+    second = run_tap(config, state=first.last_state)
+    assert second.records("hrflow_profiles") == []
+    assert second.records("hrflow_jobs") == []
+    assert all(count <= 1 for count in vendor.calls.values()), vendor.calls
+    assert vendor.calls[PROFILES] == vendor.calls[JOBS] == 1
+    assert second.last_state["bookmarks"]["hrflow_profiles"] == bookmarks["hrflow_profiles"]
+
+
+def test_records_have_typed_columns_and_the_whole_object(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor))
+    by_key = {p["key"]: p for p in vendor.profiles()}
+    for record in result.records("hrflow_profiles"):
+        profile = by_key[record["key"]]
+        assert record["raw"] == profile  # nothing dropped, timestamps as served
+        assert record["reference"] == profile["reference"]
+        assert record["email"] == profile["info"]["email"]
+        assert record["full_name"] == profile["info"]["full_name"]
+        assert record["location_text"] == profile["info"]["location"]["text"]
+        assert record["source_key"] == profile["source"]["key"]
+        # ISO 8601 in UTC, the same instant as HrFlow's "+0000" form.
+        assert record["updated_at"].endswith("+00:00")
+        assert parse_timestamp(record["updated_at"]) == parse_timestamp(profile["updated_at"])
+        assert record["created_at"] == iso_timestamp(profile["created_at"])
+
+    jobs = {j["key"]: j for j in vendor.jobs()}
+    for record in result.records("hrflow_jobs"):
+        job = jobs[record["key"]]
+        assert record["raw"] == job
+        assert record["name"] == job["name"]
+        assert record["reference"] == job["reference"]
+        assert record["board_key"] == "board-a"
+        geopoint = job["location"]["geopoint"]
+        assert record["location_lat"] == (geopoint["lat"] if geopoint else None)
+
+    sizes = {s["key"]: s["size"] for s in result.records("hrflow_sources")}
+    assert sizes == {"src-a": 45, "src-b": 20, "src-empty-1": 0, "src-empty-2": 0}
+
+
+# ---- paging ------------------------------------------------------------------------------
+
+
+def test_paging_stops_after_max_page(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor, page_size=20))
+    assert len({p["key"] for p in result.records("hrflow_profiles")}) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4]  # maxPage is 4: no fifth, empty call
+    assert pages(vendor, JOBS) == [1, 2]
+    assert pages(vendor, "/sources") == [1]
+    assert all(query["limit"] == "20" for _, query in vendor.call_log)
+
+
+def test_list_endpoints_page_too(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor, page_size=3))
+    assert pages(vendor, "/sources") == [1, 2]
+    assert len(result.records("hrflow_sources")) == 4
+
+
+def test_multiple_source_keys_in_one_query(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor, page_size=100))
+    queries = [query for path, query in vendor.call_log if path == PROFILES]
+    assert len(queries) == 1
+    assert json.loads(queries[0]["source_keys"]) == ["src-a", "src-b"]
+    assert queries[0]["sort_by"] == "updated_at"
+    assert queries[0]["order_by"] == "desc"
+    assert {p["source_key"] for p in result.records("hrflow_profiles")} == {"src-a", "src-b"}
+
+
+def test_empty_source_costs_one_call(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor, source_keys=["src-empty-1"]))
+    assert result.records("hrflow_profiles") == []
+    assert vendor.calls[PROFILES] == 1
+
+
+def test_lying_max_page_stops_at_the_empty_page(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="lie_meta", times=10))
+    result = run_tap(hf_config(emulator, vendor, page_size=30))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4]  # page 4 is empty, whatever maxPage says
+
+
+def test_no_source_keys_means_no_profile_request(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = hf_config(emulator, vendor)
+    del config["hrflow"]["source_keys"]
+    result = run_tap(config)
+    assert result.records("hrflow_profiles") == []
+    assert len(result.records("hrflow_jobs")) == 33
+    assert vendor.calls[PROFILES] == 0
+    assert "hrflow.source_keys is empty" in caplog.text
+
+
+# ---- incremental -------------------------------------------------------------------------
+
+
+def test_incremental_run_emits_only_changes_and_stops_early(
+    emulator: Emulator, vendor: HrflowEmulator
+) -> None:
+    config = hf_config(emulator, vendor)
+    first = run_tap(config)
+    oldest = newest_first(vendor.profiles())[-1]
+    touched = vendor.touch_profile(oldest["key"])  # updated now
+    added = vendor.add_profile("src-b", updated_at="2025-06-01T00:00:00+0000")
+    vendor.reset_calls()
+
+    second = run_tap(config, state=first.last_state)
+    assert {p["key"] for p in second.records("hrflow_profiles")} == {touched["key"], added["key"]}
+    # Page 1 holds the two changes and older records; page 2 is all older: stop there.
+    assert pages(vendor, PROFILES) == [1, 2]
+    assert second.records("hrflow_jobs") == []
+    bookmark = second.last_state["bookmarks"]["hrflow_profiles"]["replication_key_value"]
+    assert bookmark == iso_timestamp(touched["updated_at"])
+
+    vendor.reset_calls()
+    third = run_tap(config, state=second.last_state)
+    assert third.records("hrflow_profiles") == []
+    assert pages(vendor, PROFILES) == [1]
+
+
+def test_a_change_stamped_after_the_run_started_is_synced_again_not_lost(
+    emulator: Emulator, vendor: HrflowEmulator
+) -> None:
+    config = hf_config(emulator, vendor)
+    future = vendor.add_profile("src-a", updated_at="2099-01-01T00:00:00+0000")
+    first = run_tap(config)
+    assert future["key"] in {p["key"] for p in first.records("hrflow_profiles")}
+    # The SDK caps a timestamp bookmark at the run's start, so a clock-skewed or
+    # future-dated record cannot hide every later change; it comes again instead.
+    bookmark = parse_timestamp(first.last_state["bookmarks"]["hrflow_profiles"]["replication_key_value"])
+    assert bookmark is not None
+    assert bookmark < datetime(2099, 1, 1, tzinfo=timezone.utc)
+    second = run_tap(config, state=first.last_state)
+    assert [p["key"] for p in second.records("hrflow_profiles")] == [future["key"]]
+
+
+def test_start_date_limits_the_first_run(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    ordered = newest_first(vendor.profiles())
+    start = ordered[14]["updated_at"]  # 14 profiles are newer
+    config = {**hf_config(emulator, vendor, page_size=10), "start_date": iso_timestamp(start)}
+    result = run_tap(config)
+    assert [p["key"] for p in result.records("hrflow_profiles")] == [p["key"] for p in ordered[:14]]
+    # 10 newer; 4 newer + 6 older; all older: stop (a full run reads 7 pages).
+    assert pages(vendor, PROFILES) == [1, 2, 3]
+
+
+def test_bookmark_in_vendor_format_is_understood(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    newest = newest_first(vendor.profiles())[0]["updated_at"]  # "2024-...+0000"
+    result = run_tap(hf_config(emulator, vendor), state=bookmark_state(newest))
+    assert result.records("hrflow_profiles") == []
+    assert pages(vendor, PROFILES) == [1]
+
+
+class _Scripted(HrflowEmulator):
+    """The emulator, except for the requests ``script`` answers itself."""
+
+    def __init__(self, script: Callable[[Request], Response | None]) -> None:
+        super().__init__()
+        self.script = script
+
+    def handle(self, request: Request) -> Response:
+        answer = self.script(request)
+        return super().handle(request) if answer is None else answer
+
+
+def _envelope(code: int, message: str = "", data: object = None) -> Response:
+    return Response.json(200, {"code": code, "message": message, "meta": {}, "data": data})
+
+
+def test_interrupted_run_does_not_move_the_bookmark(emulator: Emulator) -> None:
+    def fail_page_2(request: Request) -> Response | None:
+        second = request.path == PROFILES and request.arg("page") == "2"
+        return _envelope(400, "Bad page") if second else None
+
+    vendor = mount(emulator, _Scripted(fail_page_2))
+    config = hf_config(emulator, vendor, page_size=10)
+    old = newest_first(vendor.profiles())[30]["updated_at"]
+    result, error = run_tap_partial(config, state=bookmark_state(old))
+    assert "Bad page" in str(error)
+    assert len(result.records("hrflow_profiles")) == 10  # page 1 was emitted
+    for value in result.states:
+        profile_state = value.get("bookmarks", {}).get("hrflow_profiles", {})
+        assert profile_state.get("replication_key_value") in (None, old)
+
+
+# ---- errors ------------------------------------------------------------------------------
+
+
+def test_retriable_body_code_is_retried(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="body_code", params={"code": 503}))
+    vendor.faults.add(Fault(path_regex="^/sources$", kind="body_code", params={"code": 429}))
+    result = run_tap(hf_config(emulator, vendor))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert len(result.records("hrflow_sources")) == 4
+    assert vendor.faults.fired["body_code"] == 2
+    assert vendor.calls["/sources"] == 2
+
+
+def test_fatal_body_code_names_where_and_why(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=JOBS, kind="body_code", params={"code": 400}))
+    _, error = run_tap_partial(hf_config(emulator, vendor))
+    message = str(error)
+    assert isinstance(error, FatalAPIError)
+    assert "hrflow stream 'hrflow_jobs'" in message
+    assert "GET /hrflow/jobs/searching" in message
+    assert "code 400: Internal error" in message
+    assert "board_keys" not in message  # no query string
+    assert vendor.calls[JOBS] == 1  # not retried
+
+
+def test_wrong_api_key_is_a_clear_error_without_the_key(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = hf_config(emulator, vendor, api_key="not-the-key-0042")
+    with caplog.at_level(logging.DEBUG):
+        result, error = run_tap_partial(config)
+    assert "code 401: Unauthorized" in str(error)
+    assert "check hrflow.api_key and hrflow.user_email" in str(error)
+    assert sum(vendor.calls.values()) == 1  # a refused key is not retried
+    assert "not-the-key-0042" not in str(error) + result.text() + caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "where"),
+    [
+        ("/sources", None, "data"),
+        ("/sources", {"items": []}, "data"),
+        ("/sources", [{"name": "no key"}], "data"),
+        ("/sources", ["src-a"], "data"),
+        (PROFILES, {"jobs": []}, "data.profiles"),
+        (PROFILES, [], "data.profiles"),
+    ],
+)
+def test_unexpected_answer_shape_is_a_clear_error(
+    emulator: Emulator, path: str, data: object, where: str
+) -> None:
+    vendor = mount(emulator, _Scripted(lambda r: _envelope(200, "ok", data) if r.path == path else None))
+    _, error = run_tap_partial(hf_config(emulator, vendor))
+    assert isinstance(error, FatalAPIError)
+    assert f"GET /hrflow{path} answered without a list of objects with a key in {where}" in str(error)
+
+
+def test_vendor_message_echoing_the_key_is_redacted(emulator: Emulator) -> None:
+    key = HrflowEmulator().api_key
+    vendor = mount(emulator, _Scripted(lambda _: _envelope(400, f"bad key {key} for team")))
+    _, error = run_tap_partial(hf_config(emulator, vendor))
+    assert "code 400: bad key <redacted> for team" in str(error)
+    assert key not in str(error)
+
+
+def test_non_json_body_is_a_clear_error(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="not_json"))
+    _, error = run_tap_partial(hf_config(emulator, vendor))
+    assert isinstance(error, FatalAPIError)
+    message = str(error)
+    assert "GET /hrflow/profiles/searching answered HTTP 200 with a body that is not JSON" in message
+    assert message.endswith(": <html>Bad gateway</html>")
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+
+
+def test_non_json_5xx_body_is_retried(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="not_json", params={"status": 502}))
+    result = run_tap(hf_config(emulator, vendor))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert vendor.calls[PROFILES] == 4  # 3 pages, one of them twice
+
+
+def test_broken_body_is_retried(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, abort_after=2000))
+    result = run_tap(hf_config(emulator, vendor))
+    keys = [p["key"] for p in result.records("hrflow_profiles")]
+    assert sorted(keys) == sorted(p["key"] for p in vendor.profiles())  # nothing lost, nothing twice
+
+
+def test_non_utf8_bytes_are_replaced_with_a_warning(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="non_utf8"))
+    result = run_tap(hf_config(emulator, vendor))
+    profiles = result.records("hrflow_profiles")
+    assert len(profiles) == 65
+    assert sum("\ufffd" in p["raw"]["text"] for p in profiles) == 1
+    assert "not UTF-8" in caplog.text
+
+
+def test_page_size_over_100_is_refused_at_discovery(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    with pytest.raises(ConfigValidationError, match=r"hrflow.page_size must be from 1 to 100") as raised:
+        _ = TapHrData(config=hf_config(emulator, vendor, page_size=101)).streams
+    assert raised.value.errors == [str(raised.value)]  # what the SDK's CLI logs
+    assert set(TapHrData(config=hf_config(emulator, vendor, page_size=100)).streams) == HRFLOW_STREAMS
+
+
+def test_plain_http_to_a_remote_host_is_refused() -> None:
+    config = {"hrflow": {"base_url": "http://api.hrflow.example", "api_key": "k", "user_email": "e@x"}}
+    with pytest.raises(ConfigValidationError, match="plain http"):
+        _ = TapHrData(config=config).streams
+
+
+def test_api_key_never_in_output_or_logs(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, status=503))
+    vendor.faults.add(Fault(path_regex=JOBS, kind="body_code", params={"code": 500}))
+    with caplog.at_level(logging.DEBUG):
+        result = run_tap(hf_config(emulator, vendor))
+    assert vendor.api_key not in result.text() + caplog.text
+    tap = TapHrData(config=hf_config(emulator, vendor))
+    assert vendor.api_key not in repr(tap.authenticator_for("hrflow"))
+
+
+# ---- timestamps --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2020-07-22T09:11:32+0000", datetime(2020, 7, 22, 9, 11, 32, tzinfo=timezone.utc)),
+        ("2020-07-22T09:11:32+00:00", datetime(2020, 7, 22, 9, 11, 32, tzinfo=timezone.utc)),
+        ("2020-07-22T09:11:32Z", datetime(2020, 7, 22, 9, 11, 32, tzinfo=timezone.utc)),
+        ("2020-07-22T11:11:32+0200", datetime(2020, 7, 22, 9, 11, 32, tzinfo=timezone.utc)),
+        ("2020-07-22T09:11:32.250000+00:00", datetime(2020, 7, 22, 9, 11, 32, 250000, tzinfo=timezone.utc)),
+        ("2020-07-22 09:11:32", datetime(2020, 7, 22, 9, 11, 32, tzinfo=timezone.utc)),
+        ("2020-07-22", datetime(2020, 7, 22, tzinfo=timezone.utc)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+        (1595409092, None),
+    ],
+)
+def test_parse_timestamp(text: object, expected: datetime | None) -> None:
+    assert parse_timestamp(text) == expected
+
+
+def test_iso_timestamps_sort_as_strings_like_instants() -> None:
+    stamps = ["2020-07-22T11:11:32+0200", "2020-07-22T09:11:33+0000", "2020-07-22T09:11:32.5+00:00"]
+    emitted = [iso_timestamp(s) for s in stamps]
+    assert emitted[0] == "2020-07-22T09:11:32+00:00"
+    assert sorted(emitted) == [iso_timestamp(s) for s in sorted(stamps, key=parse_timestamp)]  # type: ignore[arg-type]
