@@ -1,7 +1,7 @@
 """Write hub/tap-hrdata.yml, a Meltano Hub-style plugin definition, from ``tap-hrdata --about``.
 
-    python scripts/hub_definition.py          # rewrite it
-    python scripts/hub_definition.py --check  # exit 1 when it is stale (used by the tests)
+python scripts/hub_definition.py          # rewrite it
+python scripts/hub_definition.py --check  # exit 1 when it is stale (used by the tests)
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "hub" / "tap-hrdata.yml"
-KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean", "array": "array"}
+KINDS = {
+    "string": "string",
+    "integer": "integer",
+    "number": "decimal",
+    "boolean": "boolean",
+    "array": "array",
+}
 
 
 def _kind(prop: dict) -> str:
@@ -41,7 +47,11 @@ def definition() -> dict:
     for name, prop in about["settings"]["properties"].items():
         entries = [(f"{name}.{sub}", sp) for sub, sp in prop["properties"].items()] if prop.get("properties") else []
         for full, sub_prop in entries or [(name, prop)]:
-            setting = {"name": full, "kind": _kind(sub_prop), "label": full.replace("_", " ").replace(".", ": ")}
+            setting = {
+                "name": full,
+                "kind": _kind(sub_prop),
+                "label": full.replace("_", " ").replace(".", ": "),
+            }
             if "description" in sub_prop:
                 setting["description"] = sub_prop["description"]
             if "default" in sub_prop:

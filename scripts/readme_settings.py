@@ -1,7 +1,7 @@
 """Regenerate README's settings table from the tap's settings contract (``--about``).
 
-    python scripts/readme_settings.py          # rewrite README.md in place
-    python scripts/readme_settings.py --check  # exit 1 when README is stale (used by the tests)
+python scripts/readme_settings.py          # rewrite README.md in place
+python scripts/readme_settings.py --check  # exit 1 when README is stale (used by the tests)
 """
 
 from __future__ import annotations

@@ -93,11 +93,12 @@ class InlineChildStream(ConductedStream[t.Any]):
             level = min(level, logging.DEBUG)
         super().log(message, *args, level=level, **kwargs)
 
-    def finish_run(self) -> None:
-        """Log the run's record count (called by the tap once every stream is done)."""
+    def log_sync_costs(self) -> None:
+        """Once every stream is done: the run's record count, then the summary."""
         if self._run_counter is not None:
             self._run_counter.exit()
             self._run_counter = None
+        super().log_sync_costs()
 
     def get_new_paginator(self) -> None:
         """No paging: records come from the parent."""

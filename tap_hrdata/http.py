@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import logging
 import random
 import time
 import typing as t
@@ -37,7 +38,7 @@ from tap_hrdata.settings import global_settings, source_settings
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
 
-    from singer_sdk.helpers.types import Auth
+    from singer_sdk.helpers.types import Auth, Context, RequestFunc
     from singer_sdk.streams.rest import HTTPRequest
 
     from tap_hrdata.tap import TapHrData
@@ -57,7 +58,7 @@ class TokenRejectedError(RetriableAPIError):
 
 
 #: Failures of the transport while a body is being read: the body is re-requested.
-BODY_ERRORS: tuple[type[BaseException], ...] = (
+BODY_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -66,7 +67,7 @@ BODY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 #: Failures of a request before its body: retried by the request decorator.
-REQUEST_ERRORS: tuple[type[BaseException], ...] = (
+REQUEST_ERRORS: tuple[type[Exception], ...] = (
     RetriableAPIError,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
@@ -150,14 +151,64 @@ class RetryPolicy:
             exc = yield self.delay(attempt, exc)
 
 
-@dataclass
 class StreamStats:
-    """What one stream cost: reported in the end-of-run summary line."""
+    """What one stream did and cost: progress lines while bytes move, a summary at the end.
 
-    api_calls: int = 0
-    retries: int = 0
-    bytes: int = 0
-    files: int = 0
+    ``bytes`` and ``files`` are plain counters for the code that moves them; every change
+    may log a progress line, at most one per ``PROGRESS_SECONDS``, so a long file
+    download shows its progress the way Meltano users read it.
+    """
+
+    PROGRESS_SECONDS = 30.0
+
+    def __init__(self, stream: str, logger: logging.Logger) -> None:
+        self.stream = stream
+        self.logger = logger
+        self.records = 0
+        self.api_calls = 0
+        self.retries = 0
+        self._bytes = 0
+        self._files = 0
+        self._last_progress = time.monotonic()
+
+    @property
+    def bytes(self) -> int:
+        """Bytes read (exports, pages) or stored (files)."""
+        return self._bytes
+
+    @bytes.setter
+    def bytes(self, value: int) -> None:
+        self._bytes = value
+        self._progress()
+
+    @property
+    def files(self) -> int:
+        """Files completed."""
+        return self._files
+
+    @files.setter
+    def files(self, value: int) -> None:
+        self._files = value
+        self._progress()
+
+    def _progress(self) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= self.PROGRESS_SECONDS:
+            self._last_progress = now
+            self.logger.info(
+                "Progress of stream '%s': %d records, %d files, %.1f MB so far",
+                self.stream,
+                self.records,
+                self._files,
+                self._bytes / 1e6,
+            )
+
+    def summary(self) -> str:
+        """The end-of-run line."""
+        return (
+            f"Summary of stream '{self.stream}': {self.records} records, {self._files} files, "
+            f"{self._bytes} bytes, {self.api_calls} API calls, {self.retries} retries"
+        )
 
 
 def redacted_error(source: str, stream: str, response: requests.Response) -> str:
@@ -200,7 +251,7 @@ class ConductedStream(RESTStream[T]):
 
     @property
     def settings(self) -> dict[str, t.Any]:
-        """This stream's source settings, defaults applied."""
+        """The settings of the stream's source, defaults applied."""
         return source_settings(self.config, self.source)
 
     @property
@@ -217,6 +268,17 @@ class ConductedStream(RESTStream[T]):
     def authenticator(self) -> Auth:
         """The one authenticator of the source for the whole run."""
         return self._tap.authenticator_for(self.source)
+
+    def post_process(self, row: dict[str, t.Any], context: t.Any = None) -> dict[str, t.Any] | None:
+        """Count the record for the end-of-run summary (subclasses call this last)."""
+        self.stats.records += 1
+        return row
+
+    def log_sync_costs(self) -> None:
+        """Called by the SDK for every stream once all have synced: log the summary line."""
+        super().log_sync_costs()
+        if self.stats.records or self.stats.api_calls or self.stats.files:
+            self.logger.info(self.stats.summary())
 
     # ---- responses -------------------------------------------------------------------
 
@@ -257,7 +319,7 @@ class ConductedStream(RESTStream[T]):
         """Backoff honouring Retry-After."""
         return self.retry_policy.wait_gen()
 
-    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401  # backoff's Details
+    def backoff_handler(self, details: t.Any) -> None:  # backoff's Details
         """Count and log a retry, without the request's headers or query."""
         self.stats.retries += 1
         exc = details.get("exception")
@@ -270,9 +332,9 @@ class ConductedStream(RESTStream[T]):
             exc if isinstance(exc, (RetriableAPIError, BrokenBodyError)) else type(exc).__name__,
         )
 
-    def request_decorator(self, func: Callable[..., T]) -> Callable[..., T]:
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Retry ``func`` on retriable failures, honouring Retry-After."""
-        return backoff.on_exception(  # type: ignore[no-any-return]
+        return backoff.on_exception(
             self.backoff_wait_generator,
             REQUEST_ERRORS,
             max_tries=self.backoff_max_tries,
@@ -292,9 +354,9 @@ class ConductedStream(RESTStream[T]):
             headers=request.headers,
             data=request.data,
         )
-        return self.request_decorator(self._send_prepared)(prepared)
+        return self.request_decorator(self._send_prepared)(prepared, None)
 
-    def _send_prepared(self, prepared: requests.PreparedRequest) -> requests.Response:
+    def _send_prepared(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
         authenticated = self.authenticator(prepared)
         response = self.requests_session.send(
             authenticated, timeout=self.timeout, stream=True, allow_redirects=self.allow_redirects

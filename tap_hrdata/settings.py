@@ -53,9 +53,7 @@ TALENTSOFT = th.Property(
         th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
         th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
         th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
-        th.Property(
-            "page_size", th.IntegerType, default=100, description="Records per export request (limit)."
-        ),
+        th.Property("page_size", th.IntegerType, default=100, description="Records per export request (limit)."),
         th.Property(
             "filter",
             th.StringType,
@@ -130,20 +128,14 @@ YOUSERVE = th.Property(
 CORESIGNAL = th.Property(
     "coresignal",
     th.ObjectType(
-        th.Property(
-            "base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."
-        ),
+        th.Property("base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."),
         th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
         th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
-        th.Property(
-            "job_ids", th.ArrayType(th.IntegerType), description="Job ids to collect instead of filters."
-        ),
+        th.Property("job_ids", th.ArrayType(th.IntegerType), description="Job ids to collect instead of filters."),
         th.Property("limit", th.IntegerType, description="Most records one data request may return."),
         th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
         th.Property("poll_interval_seconds", th.NumberType, default=30, description="Seconds between polls."),
-        th.Property(
-            "poll_timeout_seconds", th.NumberType, default=3600, description="Give up polling after this."
-        ),
+        th.Property("poll_timeout_seconds", th.NumberType, default=3600, description="Give up polling after this."),
         th.Property(
             "max_requests_per_second",
             th.NumberType,
@@ -154,9 +146,7 @@ CORESIGNAL = th.Property(
     description="Coresignal Jobs Data API Bulk Collect: stream bulk_jobs.",
 )
 
-SOURCE_SETTINGS: dict[str, th.Property] = {
-    prop.name: prop for prop in (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)
-}
+SOURCE_SETTINGS: dict[str, th.Property] = {prop.name: prop for prop in (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)}
 
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     *GLOBAL_SETTINGS.wrapped.values(), *SOURCE_SETTINGS.values()

@@ -123,7 +123,10 @@ class PartialFile:
             self.storage.fs.mv(self._target, self.path)
         content = base64.b64encode(self._inline).decode("ascii") if self._inline is not None else None
         return StoredFile(
-            uri=self.storage.uri(self.path), size=self.size, sha256=self._digest.hexdigest(), content_base64=content
+            uri=self.storage.uri(self.path),
+            size=self.size,
+            sha256=self._digest.hexdigest(),
+            content_base64=content,
         )
 
     def abort(self) -> None:

@@ -9,7 +9,6 @@ from functools import cached_property
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from tap_hrdata.children import InlineChildStream
 from tap_hrdata.http import StreamStats, check_transport
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
@@ -24,7 +23,7 @@ def _about_description() -> str:
     """One line (the --about formatters expect one): each source, what enables it, its streams."""
     parts = []
     for source in all_sources():
-        streams = ", ".join(cls.name for cls in source.stream_types)
+        streams = ", ".join(cls.name for cls in source.stream_types)  # type: ignore[misc]  # class attribute
         required = ", ".join(f"{source.name}.{name}" for name in source.required)
         parts.append(f"{source.title} (enabled by {required}): {streams}")
     return "Singer tap for HR data. Sources and their streams: " + "; ".join(parts) + "."
@@ -69,34 +68,15 @@ class TapHrData(Tap):
 
     def stats_for(self, stream_name: str) -> StreamStats:
         """The cost counters of one stream, kept for the end-of-run summary."""
-        return self._stats.setdefault(stream_name, StreamStats())
+        if stream_name not in self._stats:
+            self._stats[stream_name] = StreamStats(stream_name, self.logger)
+        return self._stats[stream_name]
 
     @cached_property
     def storage(self) -> FileStorage:
         """Where file bytes go (``files_storage_url``)."""
         settings = global_settings(self.config)
-        return FileStorage(
-            settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"])
-        )
-
-    def sync_all(self) -> None:
-        """Sync, then log one summary line per stream that ran."""
-        try:
-            super().sync_all()
-        finally:
-            for stream in self.streams.values():
-                if isinstance(stream, InlineChildStream):
-                    stream.finish_run()
-            for name, stats in self._stats.items():
-                if stats.api_calls or stats.bytes or stats.files:
-                    self.logger.info(
-                        "Summary of stream '%s': %d API calls, %d retries, %d files, %d bytes",
-                        name,
-                        stats.api_calls,
-                        stats.retries,
-                        stats.files,
-                        stats.bytes,
-                    )
+        return FileStorage(settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"]))
 
 
 TapHrData.__doc__ = _about_description()

@@ -71,7 +71,7 @@ def run_tap_partial(config: dict[str, Any], state: dict[str, Any] | None = None)
     with captured_stdout() as raw:
         try:
             TapHrData(config=config, state=state or {}).sync_all()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             error: BaseException = exc
         else:
             pytest.fail("the sync was expected to fail")

@@ -19,7 +19,9 @@ from tests.emulator.talentsoft import TalentsoftEmulator
 from tests.emulator.youserve import YouserveEmulator
 
 
-def demo_vendors(polls_until_ready: int = 1) -> tuple[TalentsoftEmulator, HrflowEmulator, YouserveEmulator, CoresignalEmulator]:
+def demo_vendors(
+    polls_until_ready: int = 1,
+) -> tuple[TalentsoftEmulator, HrflowEmulator, YouserveEmulator, CoresignalEmulator]:
     """The demo data set: small enough to load in seconds, varied enough to show every stream."""
     return (
         TalentsoftEmulator(vacancies=40, candidates=25, attachments_per_candidate=(1, 3)),
@@ -73,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     vendors = demo_vendors()
     emulator = Emulator(list(vendors), port=args.port)
     if args.print_config:
-        print(json.dumps(tap_config(emulator, vendors), indent=2))  # noqa: T201
-    print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)  # noqa: T201
+        print(json.dumps(tap_config(emulator, vendors), indent=2))
+    print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         emulator.serve_forever()

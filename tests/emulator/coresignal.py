@@ -540,9 +540,7 @@ class CoresignalEmulator:
             "salary": list(SALARIES[core.salary]),
             "applicants_count": _APPLICANTS[(v >> 20) % len(_APPLICANTS)],
             "redirected_url": None,
-            "job_industry_collection": [
-                {"job_industry_list": {"industry": INDUSTRIES[i]}} for i in core.industries
-            ],
+            "job_industry_collection": [{"job_industry_list": {"industry": INDUSTRIES[i]}} for i in core.industries],
             # nested fields a typed schema does not know about
             "job_function_collection": [{"job_function_list": {"function": FUNCTIONS[core.function]}}],
             "recruiter": (
@@ -716,9 +714,7 @@ class CoresignalEmulator:
             msg = f"Field 'limit' must be a positive integer, got {limit!r}"
             raise Invalid(msg)
         webhook = body.get("webhook_url")
-        if "webhook_url" in body and (
-            not isinstance(webhook, str) or not re.match(r"^https://[^/\s]+", webhook)
-        ):
+        if "webhook_url" in body and (not isinstance(webhook, str) or not re.match(r"^https://[^/\s]+", webhook)):
             msg = f"Field 'webhook_url' must be an https URL, got {webhook!r}"
             raise Invalid(msg)
 

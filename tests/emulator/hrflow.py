@@ -182,9 +182,7 @@ class HrflowEmulator:
             self._sources[key] = self._container(key, f"sync-{key}", "api", "python", index)
         for number in range(1, extra_sources + 1):
             key = f"src-empty-{number}"
-            self._sources[key] = self._container(
-                key, f"archive-{number}", "folder", "archive", len(self._sources)
-            )
+            self._sources[key] = self._container(key, f"archive-{number}", "folder", "archive", len(self._sources))
         for index, key in enumerate(boards):
             self._boards[key] = self._container(key, f"careers-{key}", "api", "python", index)
         for number in range(1, extra_boards + 1):
@@ -212,9 +210,7 @@ class HrflowEmulator:
         """Copies of the current jobs (of one board, or all), in creation order."""
         with self._lock:
             return [
-                copy.deepcopy(j)
-                for j in self._jobs.values()
-                if board_key is None or j["board"]["key"] == board_key
+                copy.deepcopy(j) for j in self._jobs.values() if board_key is None or j["board"]["key"] == board_key
             ]
 
     def source_keys(self) -> list[str]:
@@ -291,9 +287,7 @@ class HrflowEmulator:
             return Faults.apply(fault, _encode(200, _envelope(code, "Internal error", {}, None)))
         if kind == "not_json":
             status = _int_param(fault, "status", 200)
-            html = Response(
-                status=status, body=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"}
-            )
+            html = Response(status=status, body=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"})
             return Faults.apply(fault, html)
         try:
             status, payload = 200, self._route(request)
@@ -326,10 +320,7 @@ class HrflowEmulator:
             return handler(request)
 
     def _check_auth(self, request: Request) -> None:
-        if (
-            request.headers.get("X-API-KEY") != self.api_key
-            or request.headers.get("X-USER-EMAIL") != self.user_email
-        ):
+        if request.headers.get("X-API-KEY") != self.api_key or request.headers.get("X-USER-EMAIL") != self.user_email:
             raise _ApiError(401, "Unauthorized")
 
     def _search_profiles(self, request: Request) -> dict[str, Any]:
@@ -399,9 +390,7 @@ class HrflowEmulator:
             created = parse_stamp(previous_created)  # a created_at tie, for the key tie-break
         else:
             created = self._random_moment()
-        updated = (
-            created if rng.random() < 0.2 else created + timedelta(seconds=rng.randrange(1, 400 * 86400))
-        )
+        updated = created if rng.random() < 0.2 else created + timedelta(seconds=rng.randrange(1, 400 * 86400))
         return format_stamp(created), self._claim(updated)
 
     def _new_key(self) -> str:
@@ -559,9 +548,7 @@ class HrflowEmulator:
         return {
             "key": self._new_key(),
             "school": rng.choice(_SCHOOLS),
-            "title": rng.choice(
-                ("MSc Computer Science", "BA Economics", "Diplôme d'ingénieur", "Nursing degree")
-            ),
+            "title": rng.choice(("MSc Computer Science", "BA Economics", "Diplôme d'ingénieur", "Nursing degree")),
             "description": None,
             "location": {"text": None, "lat": None, "lng": None},
             "date_start": format_stamp(start),
@@ -620,8 +607,7 @@ class HrflowEmulator:
             "requirements": None,
             "interviews": None,
             "skills": [
-                {"name": n, "type": t, "value": rng.choice((None, 0.5, 0.9))}
-                for n, t in rng.sample(_SKILLS, 3)
+                {"name": n, "type": t, "value": rng.choice((None, 0.5, 0.9))} for n, t in rng.sample(_SKILLS, 3)
             ],
             "languages": [{"name": n, "value": 1} for n in rng.sample(_LANGUAGES, rng.randrange(1, 3))],
             "certifications": [],

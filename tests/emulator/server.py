@@ -7,6 +7,8 @@ that carry a path prefix, as real deployments do.
 
 The server speaks HTTP/1.1 with keep-alive, and can send bodies with chunked transfer
 in irregular chunk sizes, so the tap's streaming readers meet frames split anywhere.
+Benchmarks set ``piece_bytes`` instead: chunked bodies then go out in pieces of that size
+(views, not copies), so the emulator is not what limits a transfer.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class Response:
     @classmethod
     def json(cls, status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
         """A JSON answer."""
-        import json  # noqa: PLC0415
+        import json
 
         return cls(
             status=status,
@@ -113,7 +115,7 @@ class Faults:
 
     def take(self, request: Request) -> Fault | None:
         """The first armed fault matching ``request``, consumed once."""
-        import re  # noqa: PLC0415
+        import re
 
         with self._lock:
             for fault in self._armed:
@@ -160,7 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
 
     def _dispatch(self) -> None:
@@ -182,14 +184,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests[(vendor.prefix, self.command)] += 1
         try:
             response = vendor.handle(request)
-        except Exception as exc:  # noqa: BLE001  # an emulator bug must not hang the client
+        except Exception as exc:  # an emulator bug must not hang the client
             response = Response.json(500, {"message": f"emulator error: {exc!r}"})
         self._send(response)
 
     do_GET = do_POST = do_HEAD = do_DELETE = do_PUT = _dispatch  # noqa: N815
 
     def _send(self, response: Response) -> None:
-        import time  # noqa: PLC0415
+        import time
 
         self.send_response(response.status)
         headers = dict(response.headers)
@@ -207,10 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(response.stall_seconds)
         parts = [body] if isinstance(body, bytes) else body
         sent = 0
-        rng = random.Random(self.server.chunk_seed)  # noqa: S311
+        rng = random.Random(self.server.chunk_seed)
         try:
             for part in parts:
-                for piece in _irregular(part, rng) if response.chunked else (part,):
+                for piece in self._pieces(part, rng) if response.chunked else (part,):
                     if response.abort_after is not None and sent + len(piece) > response.abort_after:
                         cut = response.abort_after - sent
                         self._write(piece[:cut], chunked=response.chunked)
@@ -223,10 +225,19 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def _pieces(self, part: bytes, rng: random.Random) -> Iterable[bytes]:
+        size = self.server.piece_bytes
+        if size is None:
+            return _irregular(part, rng)
+        view = memoryview(part)
+        return (view[pos : pos + size] for pos in range(0, len(view), size))
+
     def _write(self, piece: bytes, *, chunked: bool) -> None:
         if not piece:
             return
-        if chunked:
+        if chunked and self.server.piece_bytes is not None and len(piece) < 1 << 16:
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))  # one send for a small piece
+        elif chunked:
             self.wfile.write(b"%x\r\n" % len(piece))
             self.wfile.write(piece)
             self.wfile.write(b"\r\n")
@@ -260,14 +271,19 @@ class _Server(ThreadingHTTPServer):
         self.vendors = vendors
         self.requests: Counter[tuple[str, str]] = Counter()
         self.chunk_seed = 7
+        #: Size of the pieces of a chunked body; None: irregular pieces of 1 byte to 64 KiB.
+        self.piece_bytes: int | None = None
 
 
 class Emulator:
     """The vendor stand-in: start it, point the tap at ``url(prefix)``, stop it."""
 
-    def __init__(self, vendors: list[Vendor], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, vendors: list[Vendor], host: str = "127.0.0.1", port: int = 0, *, piece_bytes: int | None = None
+    ) -> None:
         self.vendors = vendors
         self._server = _Server((host, port), vendors)
+        self._server.piece_bytes = piece_bytes
         self._thread: threading.Thread | None = None
 
     @property

@@ -312,16 +312,12 @@ class TalentsoftEmulator:
 
     def attachment_bytes(self, candidate_id: str, attachment_id: str) -> bytes:
         """The content of one attachment (built in full: keep it for small ones)."""
-        return b"".join(
-            self._attachment_chunks(candidate_id, self._find_attachment(candidate_id, attachment_id))
-        )
+        return b"".join(self._attachment_chunks(candidate_id, self._find_attachment(candidate_id, attachment_id)))
 
     def attachment_sha256(self, candidate_id: str, attachment_id: str) -> str:
         """The hex sha256 of one attachment, computed without holding it."""
         digest = hashlib.sha256()
-        for chunk in self._attachment_chunks(
-            candidate_id, self._find_attachment(candidate_id, attachment_id)
-        ):
+        for chunk in self._attachment_chunks(candidate_id, self._find_attachment(candidate_id, attachment_id)):
             digest.update(chunk)
         return digest.hexdigest()
 
@@ -373,15 +369,11 @@ class TalentsoftEmulator:
         if path == "/api/token":
             return self._method(request, "POST") or self._token(request)
         if path.startswith("/api/exports/v1/") and path[16:] in ENTRY:
-            return (
-                self._method(request, "GET") or self._auth(request) or self._export(request, path[16:], fault)
-            )
+            return self._method(request, "GET") or self._auth(request) or self._export(request, path[16:], fault)
         match = _REFERENTIAL.fullmatch(path)
         if match:
             return self._method(request, "GET") or self._auth(request) or self._referential(request, match[1])
-        return Response.json(
-            404, {"message": f"No HTTP resource was found that matches the request URI {path!r}."}
-        )
+        return Response.json(404, {"message": f"No HTTP resource was found that matches the request URI {path!r}."})
 
     @staticmethod
     def _method(request: Request, allowed: str) -> Response | None:
@@ -395,9 +387,7 @@ class TalentsoftEmulator:
     def _token(self, request: Request) -> Response:
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != FORM:
-            return Response.json(
-                400, {"error": "invalid_request", "error_description": f"Content-Type must be {FORM}"}
-            )
+            return Response.json(400, {"error": "invalid_request", "error_description": f"Content-Type must be {FORM}"})
         try:
             form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):
@@ -406,9 +396,7 @@ class TalentsoftEmulator:
             return Response.json(400, {"error": "invalid_request", "error_description": "repeated parameter"})
         fields = {name: values[0] for name, values in form.items()}
         if "grant_type" not in fields:
-            return Response.json(
-                400, {"error": "invalid_request", "error_description": "grant_type is missing"}
-            )
+            return Response.json(400, {"error": "invalid_request", "error_description": "grant_type is missing"})
         if fields["grant_type"] != "client_credentials":
             return Response.json(400, {"error": "unsupported_grant_type"})
         if fields.get("client_id") != self.client_id or fields.get("client_secret") != self.client_secret:
@@ -435,9 +423,7 @@ class TalentsoftEmulator:
 
     def _referential(self, request: Request, category: str) -> Response:
         if request.query:
-            return Response.json(
-                400, {"message": f"unknown query parameters: {', '.join(sorted(request.query))}"}
-            )
+            return Response.json(400, {"message": f"unknown query parameters: {', '.join(sorted(request.query))}"})
         if category not in self._referentials:
             return Response.json(404, {"message": f"unknown referential {category!r}"})
         return Response.json(200, self._referentials[category])
@@ -515,9 +501,7 @@ class TalentsoftEmulator:
             del archive
             yield b""  # the server drops its reference to the frame before the next is built
 
-    def _archive(
-        self, kind: str, index: int, position: int, hit: str | None, params: dict[str, object]
-    ) -> memoryview:
+    def _archive(self, kind: str, index: int, position: int, hit: str | None, params: dict[str, object]) -> memoryview:
         """The zip of one record, written once into one buffer."""
         doc = self._document(kind, index, position)
         detail: dict[str, object] = doc[DETAIL[kind]]  # type: ignore[assignment]
@@ -532,17 +516,13 @@ class TalentsoftEmulator:
                 entries.append((attachment.id, chunks, attachment.size, self.compress_attachments))
             if hit == "traversal_id":
                 if not listed:
-                    listed.append(
-                        self._listed(Attachment("", f"cv_{index}.pdf", "application/pdf", True, "CV", 6))
-                    )
+                    listed.append(self._listed(Attachment("", f"cv_{index}.pdf", "application/pdf", True, "CV", 6)))
                     entries.append(("", [b"owned\n"], 6, True))
                 listed[0]["id"] = "../../x"
                 entries[0] = ("../../x", *entries[0][1:])
             elif hit == "zip_bomb":
                 size = _int_param(params, "size", ZIP_BOMB_SIZE)
-                bomb = Attachment(
-                    f"ATT-{index + 1:05d}-BOMB", "bomb.pdf", "application/pdf", False, "Bomb", size
-                )
+                bomb = Attachment(f"ATT-{index + 1:05d}-BOMB", "bomb.pdf", "application/pdf", False, "Bomb", size)
                 listed.append(self._listed(bomb))
                 entries.append((bomb.id, self._zeros(size), size, True))
         if hit == "traversal":
@@ -663,9 +643,7 @@ class TalentsoftEmulator:
             else:
                 pattern, mime, description = rng.choice(OTHER_FILES)
             filename, resume = pattern.format(slug), number == 1
-            result.append(
-                Attachment(f"ATT-{index + 1:05d}-{number}", filename, mime, resume, description, size)
-            )
+            result.append(Attachment(f"ATT-{index + 1:05d}-{number}", filename, mime, resume, description, size))
         return result
 
     @staticmethod

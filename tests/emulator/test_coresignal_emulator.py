@@ -142,9 +142,7 @@ def test_every_endpoint_requires_the_exact_bearer_token(
         ([{"filters": {"title": "x"}}], "object"),
     ],
 )
-def test_filter_post_rejects_what_the_api_rejects(
-    serve: Callable[..., Client], body: object, named: str
-) -> None:
+def test_filter_post_rejects_what_the_api_rejects(serve: Callable[..., Client], body: object, named: str) -> None:
     client = serve(credits=1000)
     response = client.filter(body)
     assert response.status_code == 422
@@ -155,9 +153,7 @@ def test_filter_post_rejects_what_the_api_rejects(
 def test_filter_post_needs_a_json_body(serve: Callable[..., Client]) -> None:
     client = serve()
     url = client.base + FILTER_PATH
-    as_text = client.session.post(
-        url, data='{"filters": {"title": "x"}}', headers={"Content-Type": "text/plain"}
-    )
+    as_text = client.session.post(url, data='{"filters": {"title": "x"}}', headers={"Content-Type": "text/plain"})
     not_json = client.session.post(url, data="{filters:", headers={"Content-Type": "application/json"})
     assert (as_text.status_code, not_json.status_code) == (422, 422)
     charset = client.session.post(
@@ -172,16 +168,12 @@ def test_filters_select_the_right_jobs(serve: Callable[..., Client]) -> None:
     stamps = sorted(job["last_updated"] for job in every)
     cut = stamps[300]
     recent = client.records(client.submit({"last_updated_gte": cut}))
-    assert sorted(job["id"] for job in recent) == sorted(
-        job["id"] for job in every if job["last_updated"] >= cut
-    )
+    assert sorted(job["id"] for job in recent) == sorted(job["id"] for job in every if job["last_updated"] >= cut)
     assert len(recent) == 100
 
     day = cut[:10]
     by_day = client.records(client.submit({"last_updated_gte": day}))
-    assert {job["id"] for job in by_day} == {
-        job["id"] for job in every if job["last_updated"] >= f"{day} 00:00:00"
-    }
+    assert {job["id"] for job in by_day} == {job["id"] for job in every if job["last_updated"] >= f"{day} 00:00:00"}
 
     engineers = client.records(client.submit({"title": "ENGINEER", "location": "berlin"}))
     expected = [j for j in every if "engineer" in j["title"].lower() and "berlin" in j["location"].lower()]
@@ -189,13 +181,9 @@ def test_filters_select_the_right_jobs(serve: Callable[..., Client]) -> None:
     assert [job["id"] for job in engineers] == [job["id"] for job in expected]  # files hold the jobs by id
 
     company = every[0]["company_name"]
-    mixed = client.records(
-        client.submit({"company_name": company.upper(), "deleted": 0, "application_active": True})
-    )
+    mixed = client.records(client.submit({"company_name": company.upper(), "deleted": 0, "application_active": True}))
     assert {j["id"] for j in mixed} == {
-        j["id"]
-        for j in every
-        if j["company_name"] == company and j["deleted"] == 0 and j["application_active"] == 1
+        j["id"] for j in every if j["company_name"] == company and j["deleted"] == 0 and j["application_active"] == 1
     }
 
     limited = client.records(client.submit({"last_updated_gte": "2020-01-01"}, limit=7))
@@ -234,15 +222,11 @@ def test_identical_request_in_progress_is_refused_until_fully_downloaded(
     vendor = client.vendor
     first = client.submit({"title": "engineer", "country": "Germany"})
     credits = vendor.credits
-    again = client.filter(
-        {"filters": {"country": "Germany", "title": "engineer"}}
-    )  # same JSON, other key order
+    again = client.filter({"filters": {"country": "Germany", "title": "engineer"}})  # same JSON, other key order
     assert again.status_code == 409
     assert again.json() == {"message": "Identical request already in progress"}
     assert vendor.credits == credits
-    assert (
-        client.filter({"filters": {"title": "engineer", "country": "Germany"}, "limit": 3}).status_code == 200
-    )
+    assert client.filter({"filters": {"title": "engineer", "country": "Germany"}, "limit": 3}).status_code == 200
 
     names = client.ready_files(first)
     assert len(names) == 3
@@ -288,9 +272,7 @@ def test_files_download_with_their_slash_and_hold_the_jobs(serve: Callable[..., 
         assert response.status_code == 200
         assert response.headers["Content-Type"] == "application/gzip"
         assert response.headers["Transfer-Encoding"] == "chunked"
-        assert (
-            "Content-Encoding" not in response.headers
-        )  # the client gets the gzip bytes, not a decoded body
+        assert "Content-Encoding" not in response.headers  # the client gets the gzip bytes, not a decoded body
         part = [json.loads(line) for line in lines_of(gzip.decompress(response.content))]
         sizes.append(len(part))
         jobs += part
@@ -380,9 +362,7 @@ def test_id_file_needs_a_multipart_file_part(serve: Callable[..., Client]) -> No
     url = client.base + ID_FILE_PATH
     as_field = client.session.post(url, files={"file": (None, "3000000000\n")})  # a plain field, not a file
     as_json = client.session.post(url, json={"file": "3000000000"})
-    no_boundary = client.session.post(
-        url, data=b"3000000000", headers={"Content-Type": "multipart/form-data"}
-    )
+    no_boundary = client.session.post(url, data=b"3000000000", headers={"Content-Type": "multipart/form-data"})
     assert [r.status_code for r in (as_field, as_json, no_boundary)] == [422, 422, 422]
 
 
@@ -480,9 +460,9 @@ def test_body_faults_of_the_gzip_files(serve: Callable[..., Client]) -> None:
     assert broken == [len(expected) // 2]
     assert vendor.in_progress(request_id)  # none of these was a clean download
 
-    assert [
-        json.loads(line) for line in lines_of(gzip.decompress(client.download(request_id, name).content))
-    ] == (expected)
+    assert [json.loads(line) for line in lines_of(gzip.decompress(client.download(request_id, name).content))] == (
+        expected
+    )
     assert not vendor.in_progress(request_id)
 
 
@@ -508,9 +488,7 @@ def test_jobs_are_deterministic_and_shaped_like_the_vendor_s() -> None:
         assert job["application_active"] in (0, 1)
         assert isinstance(job["salary"], list)
         assert job["job_industry_collection"]
-        assert {"title", "company_name", "company_url", "location", "country", "url", "description"} <= set(
-            job
-        )
+        assert {"title", "company_name", "company_url", "location", "country", "url", "description"} <= set(job)
         assert {"seniority", "employment_type", "job_function_collection", "recruiter"} <= set(job)
     # the streamed lines are exactly the job objects
     for position in range(0, 200, 3):

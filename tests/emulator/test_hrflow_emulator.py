@@ -40,9 +40,7 @@ def base(server: Emulator, hrflow: HrflowEmulator) -> str:
 
 
 def get(base: str, path: str, headers: dict[str, str] | None = None, **params: Any) -> dict[str, Any]:
-    response = requests.get(
-        base + path, params=params, headers=HEADERS if headers is None else headers, timeout=5
-    )
+    response = requests.get(base + path, params=params, headers=HEADERS if headers is None else headers, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -179,14 +177,10 @@ def test_unknown_path_is_http_404_in_envelope(base: str) -> None:
 
 
 def test_touch_profile_moves_it_first(base: str, hrflow: HrflowEmulator) -> None:
-    last = search(base, ["src-a", "src-b"], limit=100, sort_by="updated_at", order_by="asc")["data"][
-        "profiles"
-    ][0]
+    last = search(base, ["src-a", "src-b"], limit=100, sort_by="updated_at", order_by="asc")["data"]["profiles"][0]
     touched = hrflow.touch_profile(last["key"])
     assert touched["updated_at"] > max(p["updated_at"] for p in hrflow.profiles() if p["key"] != last["key"])
-    first = search(base, ["src-a", "src-b"], limit=1, sort_by="updated_at", order_by="desc")["data"][
-        "profiles"
-    ][0]
+    first = search(base, ["src-a", "src-b"], limit=1, sort_by="updated_at", order_by="desc")["data"]["profiles"][0]
     assert first["key"] == last["key"]
     assert first["updated_at"] == touched["updated_at"]
     again = hrflow.touch_profile(hrflow.profiles("src-b")[0]["key"])
@@ -227,9 +221,7 @@ def test_sources_and_boards_lists(base: str) -> None:
     assert body["meta"] == {"page": 1, "maxPage": 1, "count": 4, "total": 4}
     sizes = {s["key"]: s["stats"]["size"] for s in body["data"]}
     assert sizes == {"src-a": "45", "src-b": "20", "src-empty-1": "0", "src-empty-2": "0"}
-    assert {"key", "name", "type", "subtype", "created_at", "updated_at", "members", "user"} <= set(
-        body["data"][0]
-    )
+    assert {"key", "name", "type", "subtype", "created_at", "updated_at", "members", "user"} <= set(body["data"][0])
     assert [s["key"] for s in get(base, "/sources", name="ARCHIVE")["data"]] == ["src-empty-2", "src-empty-1"]
     paged = get(base, "/sources", page=2, limit=3)
     assert paged["meta"] == {"page": 2, "maxPage": 2, "count": 1, "total": 4}

@@ -50,12 +50,8 @@ def auth(base: str) -> dict[str, str]:
     return token_headers(base)
 
 
-def export(
-    base: str, auth: dict[str, str], kind: str, *, stream: bool = False, **params: object
-) -> requests.Response:
-    return requests.get(
-        f"{base}/api/exports/v1/{kind}", params=params, headers=auth, timeout=30, stream=stream
-    )
+def export(base: str, auth: dict[str, str], kind: str, *, stream: bool = False, **params: object) -> requests.Response:
+    return requests.get(f"{base}/api/exports/v1/{kind}", params=params, headers=auth, timeout=30, stream=stream)
 
 
 def split_frames(body: bytes) -> tuple[list[bytes], bytes]:
@@ -249,9 +245,7 @@ def test_filter_parsing() -> None:
             parse_filter(bad)
 
 
-def test_filter_selects_and_renumbers_offsets(
-    ts: TalentsoftEmulator, base: str, auth: dict[str, str]
-) -> None:
+def test_filter_selects_and_renumbers_offsets(ts: TalentsoftEmulator, base: str, auth: dict[str, str]) -> None:
     docs = [doc["offerDetail"] for doc in ts.vacancy_docs()]
     cut = sorted(doc["updateDate"] for doc in docs)[12]
     want = [doc for doc in docs if doc["updateDate"] > cut and doc["creationDate"] >= "2021-06-01"]
@@ -261,9 +255,7 @@ def test_filter_selects_and_renumbers_offsets(
     assert response.headers["Content-Range"] == f"0-2/{len(want)}"
     got = []
     for offset in range(0, len(want), 3):
-        got += documents(
-            export(base, auth, "vacancies", filter=flt, limit=3, offset=offset).content, "offerdetail"
-        )
+        got += documents(export(base, auth, "vacancies", filter=flt, limit=3, offset=offset).content, "offerdetail")
     assert [doc["offset"] for doc in got] == list(range(len(want)))
     assert [doc["offerDetail"] for doc in got] == want
     assert ts.export_calls[0] == ("vacancies", 0, 3, flt)
@@ -287,9 +279,7 @@ def test_added_records_come_last_with_a_fresh_update_date(
 # ---------------------------------------------------------------------------- faults
 
 
-def test_truncate_ends_the_body_cleanly_inside_a_frame(
-    ts: TalentsoftEmulator, base: str, auth: dict[str, str]
-) -> None:
+def test_truncate_ends_the_body_cleanly_inside_a_frame(ts: TalentsoftEmulator, base: str, auth: dict[str, str]) -> None:
     ts.faults.add(Fault(path_regex="/candidates$", kind="truncate", params={"frame": 2}))
     response = export(base, auth, "candidates", limit=5)
     assert response.headers["Content-Range"] == "0-4/12"
@@ -321,9 +311,7 @@ def test_huge_length_not_zip_and_bad_json(ts: TalentsoftEmulator, base: str, aut
         json.loads(zipfile.ZipFile(io.BytesIO(frames[1])).read("applicantdetail"))
 
 
-def test_missing_fields_duplicate_and_lying_total(
-    ts: TalentsoftEmulator, base: str, auth: dict[str, str]
-) -> None:
+def test_missing_fields_duplicate_and_lying_total(ts: TalentsoftEmulator, base: str, auth: dict[str, str]) -> None:
     ts.faults.add(Fault(path_regex="/candidates$", kind="missing_offset"))
     docs = documents(export(base, auth, "candidates", limit=2).content, "applicantdetail")
     assert "offset" not in docs[0]
@@ -409,9 +397,7 @@ def test_referentials_and_unknown_routes(base: str, auth: dict[str, str]) -> Non
     assert requests.get(f"{base}/api/exports/v1/offers", headers=auth, timeout=10).status_code == 404
     assert requests.get(f"{base}/api/exports/v1/vacancies/", headers=auth, timeout=10).status_code == 404
     assert requests.post(f"{base}/api/exports/v1/vacancies", headers=auth, timeout=10).status_code == 405
-    assert (
-        requests.delete(f"{base}/api/v1/referentials/countries", headers=auth, timeout=10).status_code == 405
-    )
+    assert requests.delete(f"{base}/api/v1/referentials/countries", headers=auth, timeout=10).status_code == 405
 
 
 # ---------------------------------------------------------------------------- the vendor's sample
@@ -435,8 +421,7 @@ def test_vendor_python_sample_runs_unchanged(ts: TalentsoftEmulator, base: str) 
     with contextlib.redirect_stdout(out):
         exec(compile(code, "talentsoft-sample", "exec"), {"__name__": "sample"})  # noqa: S102
     expected = [
-        f"{doc['offset']}/24 -> Offer reference : {doc['offerDetail']['reference']}"
-        for doc in ts.vacancy_docs()
+        f"{doc['offset']}/24 -> Offer reference : {doc['offerDetail']['reference']}" for doc in ts.vacancy_docs()
     ]
     for doc in ts.candidate_docs():
         expected.append(

@@ -193,9 +193,7 @@ def test_token_ok(emulator: Emulator, vendor: YouserveEmulator) -> None:
         ),
     ],
 )
-def test_token_rejections(
-    emulator: Emulator, vendor: YouserveEmulator, kwargs: dict, status: int, error: str
-) -> None:
+def test_token_rejections(emulator: Emulator, vendor: YouserveEmulator, kwargs: dict, status: int, error: str) -> None:
     response = requests.post(emulator.url("/youserve") + "/authentication/token", timeout=5, **kwargs)
     assert response.status_code == status
     assert response.json()["error"] == error
@@ -329,9 +327,7 @@ def test_order_by(client: Client, vendor: YouserveEmulator) -> None:
     by_type = client.list(pageSize=100, **{"$orderBy": "businessType desc"})["data"]
     keys = [(-e["businessType"]["id"], e["fileId"]) for e in by_type]
     assert keys == sorted(keys)
-    assert (
-        client.list(pageSize=100, **{"$orderBy": "status asc", "$filter": "status eq 'all'"})["count"] == 13
-    )
+    assert client.list(pageSize=100, **{"$orderBy": "status asc", "$filter": "status eq 'all'"})["count"] == 13
 
 
 # --------------------------------------------------------------------------- $filter
@@ -509,9 +505,7 @@ def test_listing_shrinks_after_download(client: Client, vendor: YouserveEmulator
     assert ordered[-1]["fileId"] == xml["fileId"]
 
 
-def test_ranged_download_marks_downloaded_only_with_last_byte(
-    client: Client, vendor: YouserveEmulator
-) -> None:
+def test_ranged_download_marks_downloaded_only_with_last_byte(client: Client, vendor: YouserveEmulator) -> None:
     csv = by_name(vendor, "sandbox_test_file.csv")  # 76 bytes
     assert client.download(csv["fileId"], "bytes=0-49").status_code == 206
     assert client.list()["count"] == 13
@@ -611,9 +605,7 @@ def test_full_download_and_accept(client: Client, vendor: YouserveEmulator) -> N
     assert hashlib.sha256(response.content).hexdigest() == vendor.file_sha256(big["fileId"])
     assert response.content == vendor.file_bytes(big["fileId"])
     # chunks assemble to the whole file, across block boundaries
-    parts = [
-        client.download(big["fileId"], f"bytes={a}-{a + 65535}").content for a in range(0, 307200, 65536)
-    ]
+    parts = [client.download(big["fileId"], f"bytes={a}-{a + 65535}").content for a in range(0, 307200, 65536)]
     assert b"".join(parts) == response.content
     # Accept is required on GET
     other = by_name(vendor, "payroll_2026_01.xml")["fileId"]
@@ -656,9 +648,7 @@ def test_bytes_are_deterministic_and_position_dependent() -> None:
 
 def test_add_large_file_lazily(client: Client, vendor: YouserveEmulator) -> None:
     entry = vendor.add_file("huge.bin", 101100, 1_000_000_000)
-    assert parse_datetime(entry["uploadDate"]) > max(
-        parse_datetime(e["uploadDate"]) for e in vendor.entries()[1:]
-    )
+    assert parse_datetime(entry["uploadDate"]) > max(parse_datetime(e["uploadDate"]) for e in vendor.entries()[1:])
     assert client.list()["data"][0]["fileId"] == entry["fileId"]
     head = client.call("HEAD", f"{FILES}/{entry['fileId']}")
     assert head.headers["Content-Length"] == "1000000000"

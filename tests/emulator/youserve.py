@@ -749,9 +749,7 @@ class YouserveEmulator:
             return _error(400, str(exc))
         with self._lock:
             matching = [
-                f
-                for f in self._files.values()
-                if not f.deleted and f.tenant_id == self.tenant_id and predicate(f)
+                f for f in self._files.values() if not f.deleted and f.tenant_id == self.tenant_id and predicate(f)
             ]
             matching.sort(key=lambda f: f.file_id)
             matching.sort(key=key, reverse=descending)  # stable: ties stay in fileId order
@@ -761,9 +759,7 @@ class YouserveEmulator:
         return Response.json(200, payload, {"Content-Type": "application/json; charset=utf-8"})
 
     def _download(self, request: Request, item: YouserveFile, fault: Fault | None) -> Response:
-        accepted = [
-            part.split(";")[0].strip().lower() for part in (request.headers.get("Accept") or "").split(",")
-        ]
+        accepted = [part.split(";")[0].strip().lower() for part in (request.headers.get("Accept") or "").split(",")]
         if "application/octet-stream" not in accepted:
             return _error(406, "Not acceptable: send Accept: application/octet-stream.")
         size = item.size

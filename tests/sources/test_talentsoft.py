@@ -74,7 +74,9 @@ def test_full_sync(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Pat
     assert bookmarks["candidates"]["replication_key_value"] == 11
 
 
-def test_attachments_checksums_and_storage_paths(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+def test_attachments_checksums_and_storage_paths(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path
+) -> None:
     result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=5))
     attachments = result.records("attachments")
     expected = {(d["candidateDetail"]["id"], a["id"]) for d in vendor.candidate_docs() for a in d["attachments"]}
@@ -91,7 +93,10 @@ def test_attachments_checksums_and_storage_paths(emulator: Emulator, vendor: Tal
 
 
 def test_inline_small_attachments(emulator: Emulator, tmp_path: Path) -> None:
-    vendor = mount(emulator, TalentsoftEmulator(candidates=3, attachments_per_candidate=(1, 1), attachment_size=(300, 300)))
+    vendor = mount(
+        emulator,
+        TalentsoftEmulator(candidates=3, attachments_per_candidate=(1, 1), attachment_size=(300, 300)),
+    )
     config = {**ts_config(emulator, vendor, tmp_path), "inline_files_max_bytes": 300}
     attachments = run_tap(config).records("attachments")
     assert attachments
@@ -143,7 +148,9 @@ def test_body_ending_inside_a_frame_is_retried(emulator: Emulator, vendor: Talen
     assert calls == [0, 3]
 
 
-def test_oversized_frame_length_is_a_clear_error(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
+def test_oversized_frame_length_is_a_clear_error(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path
+) -> None:
     vendor.faults.add(Fault(path_regex="/vacancies$", kind="huge_length", params={"frame": 2}))
     result, error = run_tap_partial(ts_config(emulator, vendor, tmp_path))
     assert "max_frame_bytes" in str(error)

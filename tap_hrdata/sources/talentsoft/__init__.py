@@ -16,6 +16,12 @@ SOURCE = Source(
     name="talentsoft",
     title="Cegid Talentsoft Recruiting exports",
     required=("base_url", "client_id", "client_secret"),
-    stream_types=(VacanciesStream, CandidatesStream, ApplicationsStream, AttachmentsStream, ReferentialsStream),
+    stream_types=(
+        VacanciesStream,
+        CandidatesStream,
+        ApplicationsStream,
+        AttachmentsStream,
+        ReferentialsStream,
+    ),
     make_authenticator=make_authenticator,
 )

@@ -76,6 +76,7 @@ class ExportPaginator(OffsetPaginator):
         self.received = 0
         self.total: int | None = None
         self.short_total = False
+        self.last_response: requests.Response | None = None
 
     @property
     def position(self) -> int:
@@ -84,11 +85,12 @@ class ExportPaginator(OffsetPaginator):
 
     def note_response(self, response: requests.Response) -> None:
         """Take the total from a response's Content-Range."""
+        self.last_response = response
         total = content_range_total(response)
         if total is not None:
             self.total = total
 
-    def get_next(self, response: requests.Response) -> int | None:  # noqa: ARG002
+    def get_next(self, response: requests.Response) -> int | None:
         """The next page's offset, or None once the total is reached or a page is empty."""
         if self.received == 0:
             self.short_total = self.total is not None and self.position < self.total
@@ -97,9 +99,9 @@ class ExportPaginator(OffsetPaginator):
             return None
         return self.position
 
-    def advance(self, response: requests.Response) -> None:
+    def advance(self, response: requests.Response | None) -> None:
         """Move to the next page and reset the per-page count."""
-        super().advance(response)
+        super().advance(response)  # type: ignore[arg-type]  # get_next does not read it
         self.received = 0
 
 
@@ -124,7 +126,9 @@ class TalentsoftStream(ConductedStream[t.Any]):
 
     def read_entry(self, archive: zipfile.ZipFile, name: str, where: str) -> bytes:
         """An entry's bytes, refusing a declared or actual size over ``max_frame_bytes``."""
-        return b"".join(iter_zip_entry(archive, name, self.max_frame_bytes, f"talentsoft stream '{self.name}': {where}"))
+        return b"".join(
+            iter_zip_entry(archive, name, self.max_frame_bytes, f"talentsoft stream '{self.name}': {where}")
+        )
 
 
 class ExportStream(TalentsoftStream):
@@ -173,33 +177,31 @@ class ExportStream(TalentsoftStream):
     def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Page through the export, resuming a broken body after the last record taken."""
         paginator = ExportPaginator(self.start_offset(context), int(self.settings["page_size"]))
+        export_filter = self.settings.get("filter")
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
+
+            def open_body() -> requests.Response:
+                request_counter.increment()
+                page = PageContext(stream_context=context, next_page_token=paginator.position)
+                response = self.send(self.get_http_request(page=page))
+                paginator.note_response(response)
+                return response
+
+            def read(response: requests.Response) -> Iterator[ExportDocument]:
+                for frame in iter_frames(response.iter_content(READ_CHUNK_BYTES), self.max_frame_bytes):
+                    self.stats.bytes += len(frame) + 4
+                    document = self.parse_frame(frame, paginator.position)
+                    paginator.received += 1
+                    yield document
+
             while not paginator.finished:
-
-                def open_body() -> requests.Response:
-                    request_counter.increment()
-                    page = PageContext(stream_context=context, next_page_token=paginator.position)
-                    response = self.send(self.get_http_request(page=page))
-                    paginator.note_response(response)
-                    return response
-
-                last_response: list[requests.Response] = []
-
-                def read(response: requests.Response) -> Iterator[ExportDocument]:
-                    last_response[:] = [response]
-                    for frame in iter_frames(response.iter_content(READ_CHUNK_BYTES), self.max_frame_bytes):
-                        self.stats.bytes += len(frame) + 4
-                        document = self.parse_frame(frame, paginator.position)
-                        paginator.received += 1
-                        yield document
-
-                export_filter = self.settings.get("filter")
-                for document in self.resumable(open_body, read, where=f"export at offset {paginator.position}"):
+                where = f"export at offset {paginator.position}"
+                for document in self.resumable(open_body, read, where=where):
                     record = self.document_record(document)
                     record["export_filter"] = export_filter
                     yield record
-                paginator.advance(last_response[0])
+                paginator.advance(paginator.last_response)
             if paginator.short_total:
                 self.logger.warning(
                     "talentsoft stream '%s': Content-Range announced %s records but the export ended at %d",

@@ -31,14 +31,14 @@ if t.TYPE_CHECKING:
 SCHEMAS = SchemaDirectory(schemas)
 
 
-def _label(value: t.Any) -> t.Any:  # noqa: ANN401  # vendor values are untyped JSON
+def _label(value: t.Any) -> t.Any:  # vendor values are untyped JSON
     """A referential value as users query it: its label when it is an object."""
     if isinstance(value, dict):
         return value.get("label") or value.get("name") or value.get("code") or value.get("id")
     return value
 
 
-def _text(value: t.Any) -> str | None:  # noqa: ANN401
+def _text(value: t.Any) -> str | None:
     label = _label(value)
     return None if label is None else str(label)
 
@@ -58,7 +58,9 @@ class VacanciesStream(ExportStream):
         if not isinstance(detail, dict) or not detail.get("reference"):
             msg = f"talentsoft stream 'vacancies': document at offset {document.offset} has no offerDetail.reference"
             raise ExportDataError(msg)
-        location = detail.get("location") if isinstance(detail.get("location"), dict) else {}
+        location = detail.get("location")
+        if not isinstance(location, dict):
+            location = {}
         return {
             "reference": str(detail["reference"]),
             "offset": document.offset,
@@ -112,7 +114,7 @@ class CandidatesStream(ExportStream):
             "raw": document.document,
         }
 
-    def get_child_context(self, record: Record, context: Context | None) -> Context:  # noqa: ARG002
+    def get_child_context(self, record: Record, context: Context | None) -> Context:
         """Children only need the candidate id; the frame itself stays in ``current``."""
         return {"candidate_id": record["id"]}
 
@@ -235,9 +237,14 @@ class ReferentialsStream(TalentsoftStream):
             raise ExportDataError(msg) from exc
         items = payload if isinstance(payload, list) else payload.get("items") or payload.get("data") or []
         for item in items:
-            yield {"id": str(item.get("id")), "code": item.get("code"), "label": item.get("label"), "raw": item}
+            yield {
+                "id": str(item.get("id")),
+                "code": item.get("code"),
+                "label": item.get("label"),
+                "raw": item,
+            }
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Stamp the category (it is also the state partition)."""
         row["category"] = (context or {}).get("category")
-        return row
+        return super().post_process(row, context)

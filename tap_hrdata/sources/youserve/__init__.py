@@ -1,12 +1,16 @@
-"""Visma YouServe File API (being built: see issue 4)."""
+"""Visma YouServe File API (subscriber role): stream delivered_files."""
 
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
+from tap_hrdata.sources.youserve.client import make_authenticator
+from tap_hrdata.sources.youserve.streams import DeliveredFilesStream
 
 SOURCE = Source(
     name="youserve",
     title="Visma YouServe File API",
     required=("client_id", "client_secret", "tenant_id"),
-    stream_types=(),
+    stream_types=(DeliveredFilesStream,),
+    url_settings=("base_url", "token_url"),
+    make_authenticator=make_authenticator,
 )

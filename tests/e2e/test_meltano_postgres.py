@@ -1,0 +1,235 @@
+"""`meltano run tap-hrdata target-postgres`, for every source, on the machine's real PostgreSQL.
+
+The emulator serves all four vendors from this test process; Meltano runs the tap and
+the loader as subprocesses, configured only through the documented TAP_HRDATA_* and
+TARGET_POSTGRES_* environment variables. Each run's Meltano state lives in a state
+backend of its own, and the tables in a schema of their own, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.emulator.__main__ import demo_vendors, tap_config
+from tests.emulator.server import Emulator
+
+psycopg = pytest.importorskip("psycopg")
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+MELTANO = shutil.which("meltano", path=str(Path(sys.executable).parent)) or shutil.which("meltano")
+PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
+
+
+def env_for(config: dict[str, Any], prefix: str = "TAP_HRDATA") -> dict[str, str]:
+    """The tap config as Meltano environment variables (nested blocks become dotted settings)."""
+    env = {}
+    for name, value in config.items():
+        if isinstance(value, dict) and name != "stream_maps":
+            env.update(env_for(value, f"{prefix}_{name.upper()}"))
+        else:
+            env[f"{prefix}_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+class Pipeline:
+    """One Meltano project run against the emulator and one PostgreSQL schema."""
+
+    def __init__(self, emulator: Emulator, vendors: tuple, tmp: Path) -> None:
+        self.vendors = vendors
+        self.files = tmp / "files"
+        self.schema = f"e2e_{uuid.uuid4().hex[:10]}"
+        config = tap_config(emulator, vendors, files_storage_url=str(self.files))
+        config["coresignal"]["poll_interval_seconds"] = 0.2
+        self.env = {
+            **os.environ,
+            **env_for(config),
+            "TARGET_POSTGRES_HOST": "127.0.0.1",
+            "TARGET_POSTGRES_PORT": "5432",
+            "TARGET_POSTGRES_USER": "postgres",
+            "TARGET_POSTGRES_DATABASE": "test",
+            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
+            "MELTANO_STATE_BACKEND_URI": f"file://{tmp / 'state'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_ENVIRONMENT": "dev",
+        }
+
+    def meltano(self, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        assert MELTANO, "meltano is not installed (pip install -e '.[dev]')"
+        done = subprocess.run(
+            [MELTANO, *args],
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
+        return done
+
+    def run(self, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return self.meltano("run", "tap-hrdata", "target-postgres", extra_env=extra_env)
+
+    def state(self) -> dict[str, Any]:
+        listing = self.meltano("state", "list").stdout.split()
+        state_id = next(s for s in listing if s.endswith("tap-hrdata-to-target-postgres"))
+        return json.loads(self.meltano("state", "get", state_id).stdout.strip().splitlines()[-1])
+
+    def query(self, sql: str) -> list[tuple]:
+        with psycopg.connect(PG_DSN) as db:
+            return db.execute(sql).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        tables = [
+            row[0]
+            for row in self.query(
+                f"select table_name from information_schema.tables where table_schema = '{self.schema}'"
+            )
+        ]
+        return {t: self.query(f'select count(*) from "{self.schema}"."{t}"')[0][0] for t in tables}
+
+    def drop(self) -> None:
+        with psycopg.connect(PG_DSN, autocommit=True) as db:
+            db.execute(f'drop schema if exists "{self.schema}" cascade')
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    vendors = demo_vendors(polls_until_ready=2)
+    emulator = Emulator(list(vendors)).start()
+    project = Pipeline(emulator, vendors, tmp_path_factory.mktemp("e2e"))
+    project.meltano("install")
+    try:
+        yield project
+    finally:
+        emulator.stop()
+        project.drop()
+
+
+def expected_counts(vendors: tuple) -> dict[str, int]:
+    talentsoft, hrflow, youserve, coresignal = vendors
+    candidates = list(talentsoft.candidate_docs())
+    requested = list(coresignal.data_requests)
+    return {
+        "vacancies": talentsoft.vacancy_count,
+        "candidates": talentsoft.candidate_count,
+        "applications": sum(len(d["applications"]) for d in candidates),
+        "attachments": sum(len(d["attachments"]) for d in candidates),
+        "referentials": len(talentsoft.referential("countries")) + len(talentsoft.referential("languages")),
+        "hrflow_profiles": len(hrflow.profiles()),
+        "hrflow_jobs": len(hrflow.jobs()),
+        "hrflow_sources": len(hrflow.source_keys()),
+        "hrflow_boards": len(hrflow.board_keys()),
+        "delivered_files": len([e for e in youserve.entries() if e["businessType"]["id"] in (7101, 8000, 101100)]),
+        "bulk_jobs": len({job["id"] for r in requested for job in coresignal.jobs_for_request(r)}),
+    }
+
+
+def test_first_run_loads_everything(pipeline: Pipeline) -> None:
+    pipeline.run()
+    counts = pipeline.counts()
+    assert counts == expected_counts(pipeline.vendors)
+
+    # Primary keys are set on every table.
+    keyed = {
+        row[0]
+        for row in pipeline.query(
+            "select table_name from information_schema.table_constraints "
+            f"where table_schema = '{pipeline.schema}' and constraint_type = 'PRIMARY KEY'"
+        )
+    }
+    assert keyed == set(counts)
+
+    # JSON columns hold the complete vendor objects.
+    talentsoft, hrflow, _, _ = pipeline.vendors
+    first = next(iter(talentsoft.vacancy_docs()))
+    (raw,) = pipeline.query(
+        f"select raw from \"{pipeline.schema}\".vacancies where reference = '{first['offerDetail']['reference']}'"
+    )[0]
+    assert raw == first
+    profile = hrflow.profiles()[0]
+    assert (
+        pipeline.query(f"select raw from \"{pipeline.schema}\".hrflow_profiles where key = '{profile['key']}'")[0][0]
+        == profile
+    )
+
+    # Stored files match their checksums.
+    for table in ("attachments", "delivered_files"):
+        for uri, sha in pipeline.query(f'select storage_uri, sha256 from "{pipeline.schema}"."{table}"'):
+            assert uri.startswith("file://")
+            assert hashlib.sha256(Path(uri.removeprefix("file://")).read_bytes()).hexdigest() == sha
+
+
+def test_rerun_unchanged_loads_nothing_and_keeps_bookmarks(pipeline: Pipeline) -> None:
+    before = pipeline.counts()
+    posts = pipeline.vendors[3].post_count
+    pipeline.run()
+    assert pipeline.counts() == before
+    bookmarks = pipeline.state()["singer_state"]["bookmarks"]
+    assert bookmarks["vacancies"]["replication_key"] == "offset"
+    assert bookmarks["hrflow_profiles"]["replication_key"] == "updated_at"
+    assert bookmarks["delivered_files"]["replication_key"] == "upload_date"
+    assert bookmarks["bulk_jobs"]["replication_key"] == "last_updated"
+    assert pipeline.vendors[3].post_count == posts + 1  # a new (incremental) data request, paid once
+
+
+def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:
+    talentsoft, hrflow, youserve, coresignal = pipeline.vendors
+    before = pipeline.counts()
+    new_vacancies = talentsoft.add_vacancies(3)
+    new_profile = hrflow.add_profile("src-a")
+    new_file = youserve.add_file("new_payroll.xml", 7101, 1234)
+    new_jobs = coresignal.add_jobs(4)
+    pipeline.run()
+    after = pipeline.counts()
+    assert after["vacancies"] == before["vacancies"] + 3
+    assert after["hrflow_profiles"] == before["hrflow_profiles"] + 1
+    assert after["delivered_files"] == before["delivered_files"] + 1
+    assert {r[0] for r in pipeline.query(f'select reference from "{pipeline.schema}".vacancies')} >= set(new_vacancies)
+    assert (
+        pipeline.query(
+            f"select count(*) from \"{pipeline.schema}\".hrflow_profiles where key = '{new_profile['key']}'"
+        )[0][0]
+        == 1
+    )
+    assert (
+        pipeline.query(
+            f"select count(*) from \"{pipeline.schema}\".delivered_files where file_id = '{new_file['fileId']}'"
+        )[0][0]
+        == 1
+    )
+    matching = [j for j in new_jobs if "engineer" in j["title"].lower()]
+    assert after["bulk_jobs"] == before["bulk_jobs"] + len(matching)
+    for table in set(after) - {"vacancies", "hrflow_profiles", "delivered_files", "bulk_jobs"}:
+        assert after[table] == before[table], table
+
+
+def test_stream_maps_mask_candidate_emails(pipeline: Pipeline) -> None:
+    maps = {"candidates": {"email": "md5(email) if email else None"}}
+    pipeline.meltano(
+        "run",
+        "--full-refresh",
+        "tap-hrdata",
+        "target-postgres",
+        extra_env={"TAP_HRDATA_STREAM_MAPS": json.dumps(maps)},
+    )
+    talentsoft = pipeline.vendors[0]
+    emails = {d["candidateDetail"]["id"]: d["candidateDetail"]["email"] for d in talentsoft.candidate_docs()}
+    rows = pipeline.query(f'select id, email from "{pipeline.schema}".candidates')
+    assert rows
+    for candidate_id, email in rows:
+        original = emails[candidate_id]
+        assert email == (hashlib.md5(original.encode()).hexdigest() if original else None)  # noqa: S324
