@@ -15,10 +15,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "hub" / "tap-hrdata.yml"
+# Meltano casts a `decimal` setting read from the environment to Decimal and then cannot
+# serialize the config (seen with Meltano 4.4), so number settings are declared `integer`.
 KINDS = {
     "string": "string",
     "integer": "integer",
-    "number": "decimal",
+    "number": "integer",
     "boolean": "boolean",
     "array": "array",
 }

@@ -52,13 +52,14 @@ class Pipeline:
         self.files = tmp / "files"
         self.schema = f"e2e_{uuid.uuid4().hex[:10]}"
         config = tap_config(emulator, vendors, files_storage_url=str(self.files))
-        config["coresignal"]["poll_interval_seconds"] = 0.2
+        config["coresignal"]["poll_interval_seconds"] = 1
         self.env = {
             **os.environ,
             **env_for(config),
             "TARGET_POSTGRES_HOST": "127.0.0.1",
             "TARGET_POSTGRES_PORT": "5432",
             "TARGET_POSTGRES_USER": "postgres",
+            "TARGET_POSTGRES_PASSWORD": "trust-auth-ignores-it",
             "TARGET_POSTGRES_DATABASE": "test",
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
             "MELTANO_STATE_BACKEND_URI": f"file://{tmp / 'state'}",

@@ -1,7 +1,15 @@
-"""Coresignal Bulk Collect (being built: see issue 5)."""
+"""Coresignal Jobs Data API, Bulk Collect: stream bulk_jobs."""
 
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
+from tap_hrdata.sources.coresignal.client import make_authenticator
+from tap_hrdata.sources.coresignal.streams import BulkJobsStream
 
-SOURCE = Source(name="coresignal", title="Coresignal Jobs Data API Bulk Collect", required=("api_token",), stream_types=())
+SOURCE = Source(
+    name="coresignal",
+    title="Coresignal Jobs Data API Bulk Collect",
+    required=("api_token",),
+    stream_types=(BulkJobsStream,),
+    make_authenticator=make_authenticator,
+)

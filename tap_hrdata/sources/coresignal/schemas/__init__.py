@@ -1,0 +1,1 @@
+"""JSON schemas of the Coresignal streams, one file per stream name."""
