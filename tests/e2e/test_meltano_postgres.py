@@ -33,14 +33,19 @@ MELTANO = shutil.which("meltano", path=str(Path(sys.executable).parent)) or shut
 PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres"
 
 
-def env_for(config: dict[str, Any], prefix: str = "TAP_HRDATA") -> dict[str, str]:
-    """The tap config as Meltano environment variables (nested blocks become dotted settings)."""
+def env_for(config: dict[str, Any]) -> dict[str, str]:
+    """The tap config as the documented environment variables: a source block's settings
+    are dotted settings (``TAP_HRDATA_TALENTSOFT_CLIENT_ID``), object values stay JSON."""
+
+    def encode(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+
     env = {}
     for name, value in config.items():
-        if isinstance(value, dict) and name != "stream_maps":
-            env.update(env_for(value, f"{prefix}_{name.upper()}"))
+        if isinstance(value, dict):
+            env.update({f"TAP_HRDATA_{name.upper()}_{key.upper()}": encode(v) for key, v in value.items()})
         else:
-            env[f"{prefix}_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+            env[f"TAP_HRDATA_{name.upper()}"] = encode(value)
     return env
 
 
@@ -180,11 +185,19 @@ def test_rerun_unchanged_loads_nothing_and_keeps_bookmarks(pipeline: Pipeline) -
     pipeline.run()
     assert pipeline.counts() == before
     bookmarks = pipeline.state()["singer_state"]["bookmarks"]
-    assert bookmarks["vacancies"]["replication_key"] == "offset"
-    assert bookmarks["hrflow_profiles"]["replication_key"] == "updated_at"
-    assert bookmarks["delivered_files"]["replication_key"] == "upload_date"
-    assert bookmarks["bulk_jobs"]["replication_key"] == "last_updated"
-    assert pipeline.vendors[3].post_count == posts + 1  # a new (incremental) data request, paid once
+
+    def bookmark(stream: str) -> tuple[str, Any]:
+        state = bookmarks[stream]
+        state = state["partitions"][0] if "partitions" in state else state  # per filter / business types
+        return state["replication_key"], state["replication_key_value"]
+
+    talentsoft, hrflow, youserve, coresignal = pipeline.vendors
+    assert bookmark("vacancies") == ("offset", talentsoft.vacancy_count - 1)
+    assert bookmark("candidates") == ("offset", talentsoft.candidate_count - 1)
+    assert bookmark("hrflow_profiles")[0] == "updated_at"
+    assert bookmark("delivered_files")[0] == "upload_date"
+    assert bookmark("bulk_jobs")[0] == "last_updated"
+    assert coresignal.post_count == posts + 1  # one new (incremental) data request, paid once
 
 
 def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:

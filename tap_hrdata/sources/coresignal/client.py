@@ -83,7 +83,7 @@ def make_authenticator(tap: TapHrData) -> CoresignalAuthenticator:
     rate = settings.get("max_requests_per_second")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
         msg = f"coresignal.max_requests_per_second must be a positive number, got {rate!r}"
-        raise ConfigValidationError(msg)
+        raise ConfigValidationError(msg, errors=[msg])
     return CoresignalAuthenticator(token=str(settings["api_token"]), max_requests_per_second=float(rate))
 
 
@@ -344,7 +344,7 @@ class CoresignalStream(ConductedStream[t.Any]):
                 parsed = parse_vendor_time(configured)
                 if parsed is None:
                     msg = f"coresignal.filters.last_updated_gte must be 'YYYY-MM-DD HH:MM:SS', got {configured!r}"
-                    raise ConfigValidationError(msg)
+                    raise ConfigValidationError(msg, errors=[msg])
                 start = max(start, parsed)
             filters["last_updated_gte"] = vendor_time(start)
         body: dict[str, t.Any] = {"filters": filters}
@@ -379,7 +379,7 @@ class CoresignalStream(ConductedStream[t.Any]):
                 "coresignal: set coresignal.filters or coresignal.job_ids "
                 "(a request without either would buy everything)"
             )
-            raise ConfigValidationError(msg)
+            raise ConfigValidationError(msg, errors=[msg])
         response = self.send(request)
         try:
             answer = response.json()

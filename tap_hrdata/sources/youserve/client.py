@@ -117,7 +117,7 @@ def business_type_ids(value: object) -> tuple[int, ...]:
         return ()
     if not isinstance(value, (list, tuple)):
         msg = "youserve.business_types must be a list of integer business type ids"
-        raise ConfigValidationError(msg)
+        raise ConfigValidationError(msg, errors=[msg])
     ids: set[int] = set()
     for item in value:
         number: int | None = None
@@ -127,7 +127,7 @@ def business_type_ids(value: object) -> tuple[int, ...]:
             number = int(item)
         if number is None or not 0 <= number <= MAX_BUSINESS_TYPE:
             msg = f"youserve.business_types: {item!r} is not a business type id (a non-negative integer)"
-            raise ConfigValidationError(msg)
+            raise ConfigValidationError(msg, errors=[msg])
         ids.add(number)
     return tuple(sorted(ids))
 
@@ -495,5 +495,5 @@ def _int_setting(settings: Mapping[str, t.Any], name: str, low: int, high: int) 
     value = settings.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         msg = f"youserve.{name} must be an integer from {low} to {high}, got {value!r}"
-        raise ConfigValidationError(msg)
+        raise ConfigValidationError(msg, errors=[msg])
     return value
