@@ -191,7 +191,7 @@ def test_rerun_unchanged_loads_nothing_and_keeps_bookmarks(pipeline: Pipeline) -
         state = state["partitions"][0] if "partitions" in state else state  # per filter / business types
         return state["replication_key"], state["replication_key_value"]
 
-    talentsoft, hrflow, youserve, coresignal = pipeline.vendors
+    talentsoft, _hrflow, _youserve, coresignal = pipeline.vendors
     assert bookmark("vacancies") == ("offset", talentsoft.vacancy_count - 1)
     assert bookmark("candidates") == ("offset", talentsoft.candidate_count - 1)
     assert bookmark("hrflow_profiles")[0] == "updated_at"
