@@ -40,9 +40,7 @@ def pages(vendor: HrflowEmulator, path: str) -> list[int]:
 
 
 def bookmark_state(value: str) -> dict[str, Any]:
-    return {
-        "bookmarks": {"hrflow_profiles": {"replication_key": "updated_at", "replication_key_value": value}}
-    }
+    return {"bookmarks": {"hrflow_profiles": {"replication_key": "updated_at", "replication_key_value": value}}}
 
 
 def newest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -176,9 +174,7 @@ def test_no_source_keys_means_no_profile_request(
 # ---- incremental -------------------------------------------------------------------------
 
 
-def test_incremental_run_emits_only_changes_and_stops_early(
-    emulator: Emulator, vendor: HrflowEmulator
-) -> None:
+def test_incremental_run_emits_only_changes_and_stops_early(emulator: Emulator, vendor: HrflowEmulator) -> None:
     config = hf_config(emulator, vendor)
     first = run_tap(config)
     oldest = newest_first(vendor.profiles())[-1]
@@ -313,9 +309,7 @@ def test_wrong_api_key_is_a_clear_error_without_the_key(
         (PROFILES, [], "data.profiles"),
     ],
 )
-def test_unexpected_answer_shape_is_a_clear_error(
-    emulator: Emulator, path: str, data: object, where: str
-) -> None:
+def test_unexpected_answer_shape_is_a_clear_error(emulator: Emulator, path: str, data: object, where: str) -> None:
     vendor = mount(emulator, _Scripted(lambda r: _envelope(200, "ok", data) if r.path == path else None))
     _, error = run_tap_partial(hf_config(emulator, vendor))
     assert isinstance(error, FatalAPIError)
