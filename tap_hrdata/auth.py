@@ -16,7 +16,14 @@ import requests
 from singer_sdk.authenticators import OAuthAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_hrdata.http import REQUEST_ERRORS, RetryPolicy, check_transport, redacted_error
+from tap_hrdata.http import (
+    REQUEST_ERRORS,
+    TRANSPORT_ERRORS,
+    RetryPolicy,
+    check_transport,
+    redacted_error,
+    transport_error,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -115,7 +122,10 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
             jitter=None,
             logger=None,
         )(self._post_token_request)
-        response = fetch()
+        try:
+            response = fetch()
+        except TRANSPORT_ERRORS as exc:  # outlasted the retries: say where, not requests' host and query
+            raise FatalAPIError(transport_error(self.source, "token", None, exc)) from exc
         try:
             payload = response.json()
             token = payload["access_token"]

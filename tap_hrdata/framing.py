@@ -6,12 +6,22 @@ and the few bytes left over from a chunk are carried to the next frame. (The ven
 Python sample re-slices a growing ``bytes`` buffer for every chunk, which is quadratic in
 the frame size.) A frame longer than the configured maximum, or a body that ends inside
 a frame, is an error, never a silent end of data.
+
+:class:`FrameArchive` reads a frame's zip in place: :mod:`zipfile` parses the central
+directory, and stored or deflated entries are then read straight from the frame's buffer
+(no copy of the frame, no copy of a stored entry), their size and CRC-32 checked as
+:mod:`zipfile` checks them. Anything else (encryption, other methods) goes through
+:mod:`zipfile` itself.
 """
 
 from __future__ import annotations
 
+import io
+import struct
+import sys
 import typing as t
 import zipfile
+import zlib
 
 from singer_sdk.exceptions import FatalAPIError
 
@@ -22,6 +32,17 @@ if t.TYPE_CHECKING:
 
 HEADER_BYTES = 4
 ZIP_READ_CHUNK_BYTES = 1 << 20
+#: Frames up to this size are given to zipfile as a copy (``io.BytesIO``, C speed); larger
+#: ones through a view (:class:`_FrameFile`), so a frame is held once, not twice.
+COPY_FRAME_MAX_BYTES = 1 << 16
+#: A zip's local file header (as zipfile's ``structFileHeader``): signature, versions, flags,
+#: method, time, date, CRC-32, sizes, then the lengths of the name (10) and extra field (11).
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_NAME_LENGTH, _EXTRA_LENGTH = 10, 11
+_IN_PLACE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_ENCRYPTED_OR_PATCHED = 0x1 | 0x20 | 0x40  # encrypted, compressed patch data, strong encryption
+_UTF8_NAME = 0x800
 
 
 class FrameTooLargeError(ValueError):
@@ -36,8 +57,13 @@ class BadFrameError(FatalAPIError):
     """A frame whose content cannot be read safely (not a zip, a bomb, bad JSON ...)."""
 
 
-def iter_frames(chunks: Iterable[bytes], max_frame_bytes: int) -> Iterator[bytearray]:
-    """Yield each frame's payload from an iterable of network chunks of any sizes."""
+def iter_frames(chunks: Iterable[bytes], max_frame_bytes: int) -> Iterator[memoryview]:
+    """Yield each frame's payload from an iterable of network chunks of any sizes.
+
+    A frame is a view of the network chunk when it lies within one, else of a buffer that
+    is reused for a later frame once nothing holds the view (or a view derived from it)
+    any more: a frame kept is never overwritten.
+    """
     reader = _ExactReader(iter(chunks))
     frames = 0
     while True:
@@ -51,12 +77,13 @@ def iter_frames(chunks: Iterable[bytes], max_frame_bytes: int) -> Iterator[bytea
         if length > max_frame_bytes:
             msg = f"frame {frames + 1} announces {length} bytes, more than max_frame_bytes ({max_frame_bytes})"
             raise FrameTooLargeError(msg)
-        frame = reader.take(length)
+        frame = reader.take(length, reuse=True)
         if len(frame) < length:
             msg = f"body ended inside frame {frames + 1} ({len(frame)} of {length} bytes)"
             raise TruncatedBodyError(msg)
         frames += 1
         yield frame
+        del frame  # the consumer may have let it go: do not hold it while the next one fills
 
 
 class _ExactReader:
@@ -66,17 +93,34 @@ class _ExactReader:
         self._source = source
         self._chunk = memoryview(b"")
         self._pos = 0
+        self._buffer = bytearray()
 
-    def take(self, size: int) -> bytearray:
+    def _reusable(self, size: int) -> bytearray:
+        """The frame buffer, or a new one when it is too small or still held.
+
+        Every view handed out holds a reference to the buffer until the last view (or
+        slice of it) is gone, so two references (the attribute and getrefcount's argument)
+        mean nobody holds it. Reusing it spares the allocation, its zero-filling and its
+        page faults: a tenth of the time of a run of large frames.
+        """
+        if len(self._buffer) < size or sys.getrefcount(self._buffer) > 2:
+            self._buffer = bytearray()  # let the old one go before the new one is allocated
+            self._buffer = bytearray(size)
+        return self._buffer
+
+    def take(self, size: int, *, reuse: bool = False) -> memoryview:
         """Exactly ``size`` bytes, or fewer only when the body ends."""
-        buffer = bytearray(size)
+        if len(self._chunk) - self._pos >= size:  # all in the current chunk: a view of it, no copy
+            self._pos += size
+            return self._chunk[self._pos - size : self._pos]
+        buffer = memoryview(self._reusable(size) if reuse else bytearray(size))[:size]
         filled = 0
         while filled < size:
             available = len(self._chunk) - self._pos
             if available == 0:
                 chunk = next(self._source, None)
                 if chunk is None:
-                    del buffer[filled:]
+                    buffer = buffer[:filled]
                     break
                 self._chunk, self._pos = memoryview(chunk), 0
                 continue
@@ -113,3 +157,164 @@ def iter_zip_entry(archive: zipfile.ZipFile, name: str, limit: int, where: str) 
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         msg = f"{where}: entry {name!r} is corrupt ({exc})"
         raise BadFrameError(msg) from exc
+
+
+class _FrameFile(io.RawIOBase):
+    """A read-only, seekable file over a frame's buffer, for :class:`zipfile.ZipFile`.
+
+    ``io.BytesIO(bytearray)`` copies the whole frame; this only copies what is read.
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        if base + offset < 0:
+            msg = "negative seek position"
+            raise ValueError(msg)
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
+        data = self._view[self._pos : end].tobytes() if end > self._pos else b""
+        self._pos = max(self._pos, end)
+        return data
+
+    def readinto(self, buffer: t.Any) -> int:  # any writable buffer
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class FrameArchive:
+    """A frame's zip archive, read in place.
+
+    Entries are looked up by exact name (an entry name is never a path). An entry whose
+    declared or actual uncompressed size exceeds ``limit`` is refused as a zip bomb, and
+    a corrupt one (bad local header, size or CRC-32) is an error. ``where`` names the frame
+    in every message. Raises :class:`zipfile.BadZipFile` when the frame is not a zip.
+    """
+
+    def __init__(self, frame: bytes | bytearray | memoryview, limit: int, where: str) -> None:
+        self._view = memoryview(frame)
+        self.limit = limit
+        self.where = where
+        file = io.BytesIO(frame) if len(frame) <= COPY_FRAME_MAX_BYTES else _FrameFile(self._view)
+        self.zip = zipfile.ZipFile(file)
+
+    def _info(self, name: str, where: str) -> zipfile.ZipInfo:
+        try:
+            info = self.zip.getinfo(name)
+        except KeyError:
+            msg = f"{where}: the zip has no entry {name!r}"
+            raise BadFrameError(msg) from None
+        if info.file_size > self.limit:
+            msg = (
+                f"{where}: entry {name!r} declares {info.file_size} bytes, more than {self.limit}; "
+                "refused as a zip bomb"
+            )
+            raise BadFrameError(msg)
+        return info
+
+    def read(self, name: str, where: str | None = None) -> bytes:
+        """An entry's bytes, whole (a JSON document)."""
+        where = where or self.where
+        info = self._info(name, where)
+        if info.file_size <= ZIP_READ_CHUNK_BYTES and self._in_place(info):
+            # One step: the inflated output is bounded by the declared size (checked).
+            return b"".join(self._iter_in_place(info, where, info.file_size + 1))
+        return b"".join(self.iter_entry(name, where))
+
+    def iter_entry(self, name: str, where: str | None = None) -> Iterator[bytes | memoryview]:
+        """An entry's bytes in chunks of at most 1 MiB (views of the frame when stored)."""
+        where = where or self.where
+        info = self._info(name, where)
+        if self._in_place(info):
+            return self._iter_in_place(info, where, ZIP_READ_CHUNK_BYTES)
+        return iter_zip_entry(self.zip, name, self.limit, where)
+
+    @staticmethod
+    def _in_place(info: zipfile.ZipInfo) -> bool:
+        return info.compress_type in _IN_PLACE_METHODS and not info.flag_bits & _ENCRYPTED_OR_PATCHED
+
+    def _iter_in_place(self, info: zipfile.ZipInfo, where: str, step: int) -> Iterator[bytes | memoryview]:
+        name = info.orig_filename
+        view = self._view
+        header = view[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
+        fields = _LOCAL_HEADER.unpack(header) if len(header) == _LOCAL_HEADER.size else None
+        if fields is None or fields[0] != _LOCAL_SIGNATURE:
+            msg = f"{where}: entry {name!r} is corrupt (bad local file header)"
+            raise BadFrameError(msg)
+        name_start = info.header_offset + _LOCAL_HEADER.size
+        name_length = fields[_NAME_LENGTH]
+        start = name_start + name_length + fields[_EXTRA_LENGTH]
+        local_name = bytes(view[name_start : name_start + name_length])
+        encoding = "utf-8" if info.flag_bits & _UTF8_NAME else (getattr(self.zip, "metadata_encoding", None) or "cp437")
+        if local_name.decode(encoding, errors="replace") != name:
+            msg = f"{where}: entry {name!r} is corrupt (its local header names another file)"
+            raise BadFrameError(msg)
+        data = view[start : start + info.compress_size]
+        if len(data) != info.compress_size:
+            msg = f"{where}: entry {name!r} is corrupt (it ends past the frame)"
+            raise BadFrameError(msg)
+        crc = 0
+        taken = 0
+        if info.compress_type == zipfile.ZIP_STORED:
+            pieces: Iterator[bytes | memoryview] = (data[pos : pos + step] for pos in range(0, len(data), step))
+        else:
+            pieces = _inflate(data, step, where, name)
+        for piece in pieces:
+            taken += len(piece)
+            if taken > info.file_size:
+                msg = (
+                    f"{where}: entry {name!r} inflates past its declared {info.file_size} bytes; refused as a zip bomb"
+                )
+                raise BadFrameError(msg)
+            crc = zlib.crc32(piece, crc)
+            yield piece
+        if taken != info.file_size or crc != info.CRC:
+            msg = f"{where}: entry {name!r} is corrupt (bad size or CRC-32)"
+            raise BadFrameError(msg)
+
+
+def _inflate(data: memoryview, step: int, where: str, name: str) -> Iterator[bytes]:
+    """Raw deflate data, inflated at most ``step`` bytes at a time (bomb-safe).
+
+    The input is fed ``step`` bytes at a time too, so that zlib's ``unconsumed_tail`` (a
+    copy) never holds more than one step of it.
+    """
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        for pos in range(0, len(data), step):
+            pending: bytes | memoryview = data[pos : pos + step]
+            while pending and not inflater.eof:
+                before = len(pending)
+                piece = inflater.decompress(pending, step)
+                pending = inflater.unconsumed_tail
+                if piece:
+                    yield piece
+                elif len(pending) == before:
+                    break  # no progress: a corrupt stream, reported below
+            if inflater.eof:
+                break
+        while not inflater.eof and (piece := inflater.decompress(b"", step)):
+            yield piece  # output zlib still held when the input ran out
+    except zlib.error as exc:
+        msg = f"{where}: entry {name!r} is corrupt ({exc})"
+        raise BadFrameError(msg) from exc
+    if not inflater.eof:
+        msg = f"{where}: entry {name!r} is corrupt (its deflate stream is truncated)"
+        raise BadFrameError(msg)

@@ -12,6 +12,11 @@ Every stream of the tap derives from :class:`ConductedStream`, which adds to the
 - bodies streamed (``stream=True``) and a resumable-body loop (:meth:`ConductedStream.
   resumable`) for exports and files, so a broken body is retried from the last record or
   byte already taken, not from the start;
+- JSON answers read whole inside the retry (the SDK parses a page after its request has
+  returned, where a broken or stalled body would not be retried), and never past
+  ``max_page_bytes``: a body that never ends is refused, not buffered;
+- transport failures that outlast the retries reported as the source, stream, method,
+  path and reason, never a URL's query string;
 - plain ``http://`` refused for anything but loopback hosts, since credentials travel.
 """
 
@@ -21,12 +26,13 @@ import email.utils
 import ipaddress
 import logging
 import random
+import re
 import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import backoff
 import requests
@@ -47,6 +53,13 @@ T = t.TypeVar("T")
 
 MAX_RETRY_AFTER_SECONDS = 600.0
 ERROR_EXCERPT_CHARS = 300
+#: Largest JSON answer (a page, a listing) read whole; a longer body is refused.
+MAX_PAGE_BYTES = 256 << 20
+PAGE_READ_BYTES = 1 << 16
+#: Names of headers, query parameters and form fields whose values are credentials.
+SECRET_NAMES = re.compile(r"authorization|api[-_]?key|token|secret|password|signature|credential", re.IGNORECASE)
+_QUERY = re.compile(r"(/[^\s?'\"]*)\?[^\s'\")]*")
+_REDACTED = "<redacted>"
 
 
 class BrokenBodyError(Exception):
@@ -66,15 +79,17 @@ BODY_ERRORS: tuple[type[Exception], ...] = (
     BrokenBodyError,
 )
 
-#: Failures of a request before its body: retried by the request decorator.
-REQUEST_ERRORS: tuple[type[Exception], ...] = (
-    RetriableAPIError,
+#: Failures of the transport (no answer, or a broken one): retried, then reported.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
+
+#: Failures of a request before its body: retried by the request decorator.
+REQUEST_ERRORS: tuple[type[Exception], ...] = (RetriableAPIError, *TRANSPORT_ERRORS)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -211,11 +226,60 @@ class StreamStats:
         )
 
 
+def request_secrets(request: requests.PreparedRequest | None) -> list[str]:
+    """The credentials a request carried, to be cut out of anything the tap shows.
+
+    They are the values of its secret-named headers, query parameters and form fields
+    (``Authorization: Bearer <token>`` gives the token too): a server may echo its request
+    in an error body (a debugging proxy, a hostile server).
+    """
+    if request is None:
+        return []
+    found: list[str] = []
+    for name, value in request.headers.items():
+        if SECRET_NAMES.search(name) and value:
+            found.append(str(value))
+            found.extend(part for part in str(value).split() if len(part) >= 8)
+    pairs = parse_qsl(urlsplit(request.url or "").query, keep_blank_values=False)
+    body = request.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    if isinstance(body, str) and "=" in body and len(body) < 1 << 16:
+        pairs += parse_qsl(body, keep_blank_values=False)
+    found.extend(value for name, value in pairs if SECRET_NAMES.search(name) and value)
+    # the longest first, so that a value holding another is cut whole
+    return sorted({value for value in found if len(value) >= 4}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: t.Iterable[str]) -> str:
+    """``text`` with every secret value (and its URL-encoded form) replaced by ``<redacted>``."""
+    for secret in secrets:
+        for form in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
+            text = text.replace(form, _REDACTED)
+    return text
+
+
+def without_query(text: str) -> str:
+    """``text`` with the query string of any URL or path in it dropped."""
+    return _QUERY.sub(r"\1", text)
+
+
+def transport_error(source: str, stream: str, request: requests.PreparedRequest | None, exc: BaseException) -> str:
+    """The message of a transport failure that outlasted the retries: where, and why."""
+    if request is None:
+        request = getattr(exc, "request", None)
+    method = (request.method if request is not None else None) or "GET"
+    path = urlsplit((request.url if request is not None else None) or "").path
+    reason = without_query(redact(str(exc), request_secrets(request)))[:ERROR_EXCERPT_CHARS]
+    return f"{source} stream '{stream}': {method} {path} failed: {type(exc).__name__}: {reason}"
+
+
 def redacted_error(source: str, stream: str, response: requests.Response) -> str:
     """An error message naming where and how a request failed, and nothing secret.
 
     The path is kept, the query string is dropped (it may carry filters or keys), headers
-    are never shown, and the body excerpt is short.
+    are never shown, and the body excerpt is short, with any credential of the request
+    cut out of it (a server may echo what it was sent).
     """
     request = response.request
     method = request.method if request is not None else "GET"
@@ -224,6 +288,7 @@ def redacted_error(source: str, stream: str, response: requests.Response) -> str
     try:
         raw = next(response.iter_content(ERROR_EXCERPT_CHARS * 4), b"")
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        text = without_query(redact(text, request_secrets(request)))
         excerpt = " ".join(text.split())[:ERROR_EXCERPT_CHARS]
     except (requests.RequestException, RuntimeError, ConnectionError, StopIteration):
         excerpt = ""
@@ -234,12 +299,31 @@ def redacted_error(source: str, stream: str, response: requests.Response) -> str
     return f"{msg}: {excerpt}" if excerpt else msg
 
 
+def decode_text(raw: bytes, *, where: str, logger: logging.Logger) -> str:
+    """UTF-8 text (a leading BOM dropped); bytes that are not UTF-8 become U+FFFD.
+
+    A warning names ``where``: one bad byte in a name must not stop a sync for good.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("utf-8-sig", errors="replace")
+        logger.warning(
+            "%s: the answer holds bytes that are not UTF-8 (the first at byte %d); they were replaced with U+FFFD",
+            where,
+            exc.start,
+        )
+        return text
+
+
 class ConductedStream(RESTStream[T]):
     """Base of every stream of the tap: settings of its source, shared auth, HTTP conduct."""
 
     #: Settings block of the stream's source (``talentsoft``, ``hrflow`` ...).
     source: t.ClassVar[str]
     retry_policy: t.ClassVar[RetryPolicy] = RetryPolicy()
+    #: Largest JSON answer read whole (see :meth:`read_page`).
+    max_page_bytes: t.ClassVar[int] = MAX_PAGE_BYTES
     _tap: TapHrData
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -309,6 +393,41 @@ class ConductedStream(RESTStream[T]):
         """Error text for a failed response, without secrets (the SDK's shows headers)."""
         return redacted_error(self.source, self.name, response)
 
+    def read_page(self, response: requests.Response) -> bytes:
+        """A whole JSON answer, read at most once and never past ``max_page_bytes``.
+
+        Read inside the retry (see :meth:`_request`), a broken or stalled body is asked for
+        again; a body that never ends is refused instead of filling the memory.
+        """
+        if response._content is not False:  # already read (requests' own marker)
+            return response.content
+        limit = self.max_page_bytes
+        pieces: list[bytes] = []
+        size = 0
+        for piece in response.iter_content(PAGE_READ_BYTES):
+            size += len(piece)
+            if size > limit:
+                response.close()
+                request = response.request
+                method = request.method if request is not None else "GET"
+                path = urlsplit(response.url or "").path
+                msg = f"{self.source} stream '{self.name}': {method} {path} answered more than {limit} bytes; refused"
+                raise FatalAPIError(msg)
+            pieces.append(piece)
+        content = b"".join(pieces)
+        response._content = content  # what .content and .json() read
+        return content
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """The SDK's page request, its body read here, inside the retry.
+
+        The SDK parses a page after this returns, outside the retry: a body that broke or
+        stalled there would end the run instead of being asked for again.
+        """
+        response = super()._request(prepared_request, context)
+        self.read_page(response)
+        return response
+
     # ---- retries ---------------------------------------------------------------------
 
     def backoff_max_tries(self) -> int:
@@ -333,8 +452,12 @@ class ConductedStream(RESTStream[T]):
         )
 
     def request_decorator(self, func: RequestFunc) -> RequestFunc:
-        """Retry ``func`` on retriable failures, honouring Retry-After."""
-        return backoff.on_exception(
+        """Retry ``func`` on retriable failures, honouring Retry-After.
+
+        A transport failure that outlasts the retries becomes an error naming the source,
+        stream, method and path (requests' own names the host and the query string only).
+        """
+        retrying = backoff.on_exception(
             self.backoff_wait_generator,
             REQUEST_ERRORS,
             max_tries=self.backoff_max_tries,
@@ -342,6 +465,14 @@ class ConductedStream(RESTStream[T]):
             jitter=None,  # the policy jitters itself, and never below Retry-After
             logger=None,
         )(func)
+
+        def conducted(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return retrying(prepared, context)
+            except TRANSPORT_ERRORS as exc:
+                raise FatalAPIError(transport_error(self.source, self.name, prepared, exc)) from exc
+
+        return conducted
 
     # ---- requests outside the SDK's page loop ------------------------------------------
 
@@ -385,7 +516,8 @@ class ConductedStream(RESTStream[T]):
             except BODY_ERRORS as exc:
                 failures += 1
                 if failures >= self.retry_policy.max_tries:
-                    msg = f"{self.source} stream '{self.name}': {where}: body broken {failures} times ({exc})"
+                    reason = without_query(str(exc))[:ERROR_EXCERPT_CHARS]
+                    msg = f"{self.source} stream '{self.name}': {where}: body broken {failures} times ({reason})"
                     raise FatalAPIError(msg) from exc
                 wait = self.retry_policy.delay(failures, exc)
                 self.stats.retries += 1

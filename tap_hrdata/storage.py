@@ -5,17 +5,21 @@ server (a zip entry name, a file name) never becomes a path. A write goes to a t
 name first and is moved into place when complete, so a partial file never looks
 complete and a rerun simply rewrites the same key. On object stores (s3://, gs:// ...)
 an object only appears when its upload completes, so it is written in place. The
-sha256 and size are computed while the bytes stream through.
+sha256 and size are computed while the bytes stream through. A run killed mid-write
+leaves its temporary file behind; the next complete write of that key removes it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import glob
 import hashlib
 import re
 import typing as t
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -71,7 +75,7 @@ class FileStorage:
         """The URI a record carries for ``path``."""
         return str(self.fs.unstrip_protocol(path))
 
-    def write(self, segments: tuple[object, ...], chunks: Iterable[bytes]) -> StoredFile:
+    def write(self, segments: tuple[object, ...], chunks: Iterable[bytes | memoryview]) -> StoredFile:
         """Store ``chunks`` under the key made of ``segments``, atomically."""
         part = self.open_part(segments)
         try:
@@ -85,6 +89,13 @@ class FileStorage:
     def open_part(self, segments: tuple[object, ...]) -> PartialFile:
         """A file written in several pieces (ranged downloads), published on ``commit``."""
         return PartialFile(self, self.key_path(*segments))
+
+
+def _drop_stale_parts(path: Path) -> None:
+    """Remove the temporary files of ``path`` that killed runs left (their writes never finished)."""
+    for stale in path.parent.glob(glob.escape(path.name) + ".part-*"):
+        with contextlib.suppress(FileNotFoundError):  # another run's cleanup got there first
+            stale.unlink()
 
 
 class PartialFile:
@@ -105,7 +116,7 @@ class PartialFile:
         self.size = 0
         self._inline: bytearray | None = bytearray() if storage.inline_max_bytes > 0 else None
 
-    def append(self, chunk: bytes) -> None:
+    def append(self, chunk: bytes | memoryview) -> None:
         """Add a verified chunk."""
         self._out.write(chunk)
         self._digest.update(chunk)
@@ -117,10 +128,11 @@ class PartialFile:
                 self._inline = None
 
     def commit(self) -> StoredFile:
-        """Close and publish the file under its key."""
+        """Close and publish the file under its key (and drop what killed runs left of it)."""
         self._out.close()
         if self._target != self.path:
             self.storage.fs.mv(self._target, self.path)
+            _drop_stale_parts(Path(self.path))
         content = base64.b64encode(self._inline).decode("ascii") if self._inline is not None else None
         return StoredFile(
             uri=self.storage.uri(self.path),

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import random
 import struct
+import zipfile
 
 import pytest
 
-from tap_hrdata.framing import FrameTooLargeError, TruncatedBodyError, iter_frames
+from tap_hrdata.framing import (
+    COPY_FRAME_MAX_BYTES,
+    BadFrameError,
+    FrameArchive,
+    FrameTooLargeError,
+    TruncatedBodyError,
+    iter_frames,
+)
 
 FRAMES = [b"a", b"", b"hello", bytes(range(256)) * 2]
 
@@ -64,3 +74,96 @@ def test_many_frames_in_one_chunk_stay_linear() -> None:
     # copy ~20k x 10 MB here; this one finishes instantly.
     body = framed([b"y" * 500] * 20_000)
     assert sum(1 for _ in iter_frames([body], 1000)) == 20_000
+
+
+def pieces(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+def test_a_frame_kept_is_never_overwritten() -> None:
+    # Frames split over chunks share one buffer, but only once nothing holds the previous one.
+    frames = [bytes([n]) * 300 for n in range(5)]
+    kept = list(iter_frames(pieces(framed(frames), 7), 1000))
+    assert [bytes(f) for f in kept] == frames
+
+
+def test_a_frame_let_go_lends_its_buffer() -> None:
+    buffers, contents = [], []
+    for frame in iter_frames(pieces(framed([b"a" * 300, b"b" * 200]), 7), 1000):
+        buffers.append(id(frame.obj))
+        contents.append(bytes(frame))
+        del frame
+    assert contents == [b"a" * 300, b"b" * 200]
+    assert buffers[0] == buffers[1]
+
+
+def test_a_frame_within_a_chunk_is_a_view_of_it() -> None:
+    body = framed([b"a" * 300, b"b" * 200])
+    assert [f.obj for f in iter_frames([body], 1000)] == [body, body]
+
+
+# ---- FrameArchive: zip entries read in place ---------------------------------------------------
+
+
+def zip_frame(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return bytearray(buffer.getvalue())
+
+
+BIG = bytes(range(256)) * 20_000  # 5 MB, more than one read step
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2])
+@pytest.mark.parametrize("pad", [0, COPY_FRAME_MAX_BYTES])  # copied into BytesIO, or read through a view
+def test_entries_read_back(method: int, pad: int) -> None:
+    entries = {"doc": b'{"offset": 1}', "ATT-1": BIG, "pad": random.Random(1).randbytes(pad)}
+    archive = FrameArchive(zip_frame(entries, method), 10_000_000, "frame 1")
+    assert archive.read("doc") == entries["doc"]
+    assert b"".join(archive.iter_entry("ATT-1")) == BIG
+    assert all(len(chunk) <= 1 << 20 for chunk in archive.iter_entry("ATT-1"))
+
+
+def test_missing_entry_is_named() -> None:
+    archive = FrameArchive(zip_frame({"doc": b"{}"}), 1000, "frame 7")
+    with pytest.raises(BadFrameError, match="frame 7: the zip has no entry 'x'"):
+        archive.read("x")
+
+
+def test_declared_size_over_the_limit_is_a_bomb() -> None:
+    archive = FrameArchive(zip_frame({"doc": b"0" * 2000}), 1000, "frame 1")
+    with pytest.raises(BadFrameError, match="zip bomb"):
+        archive.read("doc")
+
+
+def test_entry_inflating_past_its_declared_size_is_a_bomb() -> None:
+    frame = zip_frame({"doc": b"0" * 100_000})
+    archive = FrameArchive(frame, 10_000_000, "frame 1")
+    archive.zip.getinfo("doc").file_size = 1000  # a header that lies
+    with pytest.raises(BadFrameError, match="zip bomb"):
+        archive.read("doc")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_corrupt_entry_is_refused(method: int) -> None:
+    frame = zip_frame({"doc": b"x" * 5000, "ATT-1": BIG}, method)
+    start = frame.index(b"ATT-1") + len("ATT-1")  # the entry's data follows its local header
+    frame[start + 3000] ^= 0xFF
+    archive = FrameArchive(frame, 10_000_000, "frame 1")
+    assert archive.read("doc") == b"x" * 5000
+    with pytest.raises(BadFrameError, match="corrupt"):
+        b"".join(archive.iter_entry("ATT-1"))
+
+
+def test_local_header_naming_another_file_is_refused() -> None:
+    frame = zip_frame({"doc": b"{}"})
+    frame[frame.index(b"doc")] = ord("x")  # the local header's name, not the central directory's
+    with pytest.raises(BadFrameError, match="names another file"):
+        FrameArchive(frame, 1000, "frame 1").read("doc")
+
+
+def test_not_a_zip() -> None:
+    with pytest.raises(zipfile.BadZipFile):
+        FrameArchive(bytearray(b"not a zip at all"), 1000, "frame 1")

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 FILTER_PATH = "/v1/professional_network/job/bulk_collect/filter"
 ID_FILE_PATH = "/v1/professional_network/job/bulk_collect/id_file"
+#: Raw bytes the "non_utf8" fault puts into a job's title: a Latin-1 "é" and a lone 0xFF.
+NON_UTF8_BYTES = b"Ren\xe9 \xff"
 _LIST_RE = re.compile(r"^/v1/bulk_collect/([^/]+)/files$")
 _FILE_RE = re.compile(r"^/v1/bulk_collect/([^/]+)/files/(.+)$")
 
@@ -891,7 +893,12 @@ class CoresignalEmulator:
     def _gzip_lines(
         self, data_request: DataRequest, file_name: str, kind: str | None, params: dict[str, object]
     ) -> Iterator[bytes]:
-        """The file, compressed piece by piece as it is sent (body faults: bad_line, truncated_gzip)."""
+        """The file, compressed piece by piece as it is sent.
+
+        Body faults: ``bad_line`` (line ``params["line"]``, default the middle one, is cut in
+        half), ``truncated_gzip`` (the stream stops inside that line, no trailer) and
+        ``non_utf8`` (that line's title starts with a Latin-1 byte and a lone 0xFF).
+        """
         start, end = data_request.bounds[data_request.file_names.index(file_name)]
         count = end - start
         middle = int(params.get("line", count // 2))  # type: ignore[call-overload]
@@ -902,6 +909,8 @@ class CoresignalEmulator:
         if count == 0 and kind == "bad_line":
             lines = iter([b'{"id": 1, "title": "bro\n'])
         for number, line in enumerate(lines):
+            if number == middle and kind == "non_utf8":
+                line = line.replace(b'"title":"', b'"title":"' + NON_UTF8_BYTES + b" ", 1)
             if number == middle and kind in {"bad_line", "truncated_gzip"}:
                 cut = line[: max(1, len(line) // 2)]
                 if kind == "bad_line":
@@ -920,6 +929,6 @@ class CoresignalEmulator:
             yield compressor.compress(b"".join(batch)) + compressor.flush(zlib.Z_SYNC_FLUSH)
             return
         yield compressor.compress(b"".join(batch)) + compressor.flush()
-        if kind is None:  # sent in full and clean: this file no longer keeps the request in progress
+        if kind in {None, "non_utf8"}:  # sent in full: this file no longer keeps the request in progress
             with self._lock:
                 data_request.completed.add(file_name)

@@ -18,6 +18,7 @@ The data set (profiles, jobs, sources, boards) is generated deterministically fr
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import random
@@ -37,7 +38,11 @@ STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
 SORT_FIELDS = ("created_at", "updated_at")
 ORDERS = ("asc", "desc")
 DEFAULT_LIMIT = 30
-BODY_FAULT_KINDS = ("body_code", "not_json", "lie_meta", "non_utf8")
+#: Body faults: ``body_code`` (HTTP 200 with ``code`` params["code"], default 500), ``not_json``
+#: (an HTML page, HTTP params["status"]), ``lie_meta`` (``maxPage`` and ``total`` too large),
+#: ``non_utf8`` (a Latin-1 byte in the first item's text), ``duplicate`` (a page after the
+#: first starts with the last item of the page before, as when the sorted list moved).
+BODY_FAULT_KINDS = ("body_code", "not_json", "lie_meta", "non_utf8", "duplicate")
 
 # Raw bytes put into a text field by the "non_utf8" fault: a Latin-1 "é" and a lone 0xFF.
 NON_UTF8_BYTES = b"Ren\xe9 \xff\xfe"
@@ -295,6 +300,8 @@ class HrflowEmulator:
             status, payload = error.status, _envelope(error.code, error.message, {}, None)
         if kind == "lie_meta" and payload["code"] == 200:
             _lie_meta(payload, fault)
+        if kind == "duplicate" and payload["code"] == 200:
+            self._duplicate(request, payload)
         marked = kind == "non_utf8" and payload["code"] == 200 and _mark_non_utf8(payload)
         response = _encode(status, payload)
         if marked:
@@ -302,6 +309,18 @@ class HrflowEmulator:
             response.body = response.body.replace(_NON_UTF8_MARKER.encode(), NON_UTF8_BYTES, 1)
             response.headers["Content-Length"] = str(len(response.body))
         return Faults.apply(fault, response)
+
+    def _duplicate(self, request: Request, payload: dict[str, Any]) -> None:
+        """Page p > 1 starts with the last item of page p - 1 again, as when an item moved
+        between two page requests (the "duplicate" fault)."""
+        page = request.arg("page", "1") or "1"
+        if not page.isdigit() or int(page) < 2:
+            return
+        previous = dataclasses.replace(request, query={**request.query, "page": [str(int(page) - 1)]})
+        before = _page_items(self._route(previous))
+        items = _page_items(payload)
+        if before and items is not None:
+            items.insert(0, before[-1])
 
     def _route(self, request: Request) -> dict[str, Any]:
         routes = {
@@ -722,6 +741,14 @@ def _page(items: list[dict[str, Any]], page: int, limit: int) -> tuple[list[dict
     total = len(items)
     meta = {"page": page, "maxPage": math.ceil(total / limit), "count": len(chunk), "total": total}
     return chunk, meta
+
+
+def _page_items(payload: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The item list of an answer: ``data``, or ``data.profiles`` / ``data.jobs``."""
+    data = payload.get("data")
+    if isinstance(data, dict):
+        data = data.get("profiles", data.get("jobs"))
+    return data if isinstance(data, list) else None
 
 
 def _lie_meta(payload: dict[str, Any], fault: Fault | None) -> None:

@@ -51,7 +51,9 @@ class Response:
     ``body`` may be bytes or an iterable of byte strings (streamed). ``chunked`` sends the
     body with ``Transfer-Encoding: chunked`` in chunks of irregular sizes.
     ``abort_after`` closes the connection after that many body bytes (a reset in the
-    middle of a body); ``stall_seconds`` sleeps before the body (a stalled server).
+    middle of a body); ``stall_seconds`` sleeps before the body (a stalled server), or after
+    ``stall_after`` body bytes when that is set (a server that stalls mid-body);
+    ``stall_headers_seconds`` sleeps before the status line (a server that never answers).
     """
 
     status: int = 200
@@ -60,6 +62,8 @@ class Response:
     chunked: bool = False
     abort_after: int | None = None
     stall_seconds: float = 0.0
+    stall_after: int | None = None
+    stall_headers_seconds: float = 0.0
 
     @classmethod
     def json(cls, status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
@@ -79,7 +83,11 @@ class Fault:
 
     ``status`` answers that status instead of the real answer (with ``retry_after`` as the
     Retry-After header); ``abort_after`` serves the real answer but resets the connection
-    after that many body bytes; ``stall_seconds`` waits before sending the real body.
+    after that many body bytes; ``stall_seconds`` waits before sending the real body (or,
+    with ``stall_after``, after that many body bytes); ``stall_headers_seconds`` waits before
+    the status line; ``query_regex`` narrows the match to some query strings (one page).
+    ``echo`` makes a status answer echo the request (its headers, query and
+    body), as a debugging proxy or a hostile server might: a client must not repeat it.
     Vendors may read ``kind`` for their own body-level faults (truncated frames, bad zip ...).
     """
 
@@ -92,6 +100,17 @@ class Fault:
     kind: str | None = None
     times: int = 1
     params: dict[str, object] = field(default_factory=dict)
+    stall_after: int | None = None
+    stall_headers_seconds: float = 0.0
+    echo: bool = False
+    #: Also match the raw query string (``offset=10&``): one page of a listing, not all.
+    query_regex: str | None = None
+    #: The request that fired the fault last (set by :meth:`Faults.take`, read by ``echo``).
+    request: Request | None = field(default=None, repr=False, compare=False)
+
+
+#: Request headers an ``echo`` answer repeats first (lower case).
+ECHOED_FIRST = ("authorization", "x-api-key", "x-user-email")
 
 
 class Faults:
@@ -119,13 +138,16 @@ class Faults:
 
         with self._lock:
             for fault in self._armed:
-                if (fault.method is None or fault.method == request.method) and re.search(
-                    fault.path_regex, request.path
+                if (
+                    (fault.method is None or fault.method == request.method)
+                    and re.search(fault.path_regex, request.path)
+                    and (fault.query_regex is None or re.search(fault.query_regex, request.raw_query))
                 ):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._armed.remove(fault)
                     self.fired[fault.kind or str(fault.status or "transport")] += 1
+                    fault.request = request
                     return fault
         return None
 
@@ -137,6 +159,10 @@ class Faults:
                 response.abort_after = fault.abort_after
             if fault.stall_seconds:
                 response.stall_seconds = fault.stall_seconds
+            if fault.stall_after is not None:
+                response.stall_after = fault.stall_after
+            if fault.stall_headers_seconds:
+                response.stall_headers_seconds = fault.stall_headers_seconds
         return response
 
     @staticmethod
@@ -145,7 +171,18 @@ class Faults:
         if fault is None or fault.status is None:
             return None
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-        return Response.json(fault.status, {"message": f"injected {fault.status}"}, headers)
+        payload: dict[str, object] = {"message": f"injected {fault.status}"}
+        if fault.echo and fault.request is not None:
+            # What it was sent, credentials first (a reflecting proxy or a hostile server).
+            request = fault.request
+            sent = [f"{name}: {value}" for name, value in request.headers.items() if name.lower() in ECHOED_FIRST]
+            sent.append(request.body.decode("utf-8", errors="replace"))
+            sent.append(f"{request.method} {request.path}?{request.raw_query}")
+            payload["message"] = f"injected {fault.status}; you sent: " + " | ".join(sent)
+            payload["request"] = {"headers": dict(request.headers.items())}
+        response = Response.json(fault.status, payload, headers)
+        response.stall_headers_seconds = fault.stall_headers_seconds
+        return response
 
 
 class Vendor(Protocol):
@@ -193,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         import time
 
+        if response.stall_headers_seconds:
+            time.sleep(response.stall_headers_seconds)
         self.send_response(response.status)
         headers = dict(response.headers)
         body = response.body
@@ -205,14 +244,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        if response.stall_seconds:
+        if response.stall_seconds and response.stall_after is None:
             time.sleep(response.stall_seconds)
+        stall_at = response.stall_after if response.stall_seconds else None
         parts = [body] if isinstance(body, bytes) else body
         sent = 0
         rng = random.Random(self.server.chunk_seed)
         try:
             for part in parts:
                 for piece in self._pieces(part, rng) if response.chunked else (part,):
+                    if stall_at is not None and sent + len(piece) > stall_at:
+                        cut = stall_at - sent
+                        self._write(piece[:cut], chunked=response.chunked)
+                        self.wfile.flush()
+                        time.sleep(response.stall_seconds)
+                        stall_at = None
+                        piece, sent = piece[cut:], sent + cut
                     if response.abort_after is not None and sent + len(piece) > response.abort_after:
                         cut = response.abort_after - sent
                         self._write(piece[:cut], chunked=response.chunked)
@@ -265,6 +312,13 @@ def _irregular(data: bytes, rng: random.Random) -> Iterable[bytes]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that died mid-request (killed, timed out) is no emulator error: stay quiet."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def __init__(self, address: tuple[str, int], vendors: list[Vendor]) -> None:
         super().__init__(address, _Handler)

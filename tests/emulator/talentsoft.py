@@ -52,9 +52,18 @@ BODY_FAULT_KINDS = frozenset(
         "missing_offset",  # document k has no "offset"
         "missing_id",  # document k has no candidateDetail.id (offerDetail.reference)
         "lie_total",  # Content-Range total is params["extra"] (default 1) too large
-        "duplicate",  # the first record of the page is served twice
+        "duplicate",  # the first record of the page is served twice (params: previous=1: the
+        # record before the page is served first, as when page boundaries overlap)
+        "hostile_entries",  # frame k also holds entries "../../x", "/etc/x", "..\\x", "C:/x"
+        "zip_bomb_lying",  # candidate k's extra attachment declares params["declared"] bytes
+        # (default 1000) but inflates to params["size"] (default 50 MB)
+        "non_utf8",  # frame k's JSON is UTF-8 but for one Latin-1 byte in a name or title
     }
 )
+#: Raw bytes the "non_utf8" fault puts into a text field: a Latin-1 "é" and a lone 0xFF.
+NON_UTF8_BYTES = b"Ren\xe9 \xff"
+_NON_UTF8_MARKER = "\u2063NON-UTF8-MARKER\u2063"
+HOSTILE_ENTRY_NAMES = ("../../x", "/etc/x", "..\\..\\x", "C:/x")
 
 DENIED = "Authorization has been denied for this request."
 FORM = "application/x-www-form-urlencoded"
@@ -239,6 +248,24 @@ def _write_entry(
     with archive.open(info, "w") as out:
         for chunk in chunks:
             out.write(chunk)
+
+
+def _declare_size(buffer: io.BytesIO, name: str, declared: int) -> None:
+    """Make the entry ``name`` declare ``declared`` uncompressed bytes, in its local header
+    and in the central directory, whatever it really inflates to (a lying zip bomb)."""
+    data = buffer.getbuffer()
+    encoded = name.encode()
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        offset = archive.getinfo(name).header_offset
+    data[offset + 22 : offset + 26] = declared.to_bytes(4, "little")  # local header: uncompressed size
+    position = bytes(data).find(b"PK\x01\x02")
+    while position >= 0:
+        name_length = int.from_bytes(data[position + 28 : position + 30], "little")
+        if bytes(data[position + 46 : position + 46 + name_length]) == encoded:
+            data[position + 24 : position + 28] = declared.to_bytes(4, "little")  # central directory
+            break
+        position = bytes(data).find(b"PK\x01\x02", position + 4)
+    del data
 
 
 class TalentsoftEmulator:
@@ -479,7 +506,8 @@ class TalentsoftEmulator:
         target = _int_param(params, "frame", 1)
         positions = list(range(offset, offset + served))
         if kind_of_fault == "duplicate" and positions:
-            positions.insert(0, positions[0])
+            previous = _int_param(params, "previous", 0) and positions[0] > 0
+            positions.insert(0, positions[0] - 1 if previous else positions[0])
         for number, position in enumerate(positions, 1):
             hit = kind_of_fault if number == target else None
             if hit == "huge_length":
@@ -520,7 +548,7 @@ class TalentsoftEmulator:
                     entries.append(("", [b"owned\n"], 6, True))
                 listed[0]["id"] = "../../x"
                 entries[0] = ("../../x", *entries[0][1:])
-            elif hit == "zip_bomb":
+            elif hit in {"zip_bomb", "zip_bomb_lying"}:
                 size = _int_param(params, "size", ZIP_BOMB_SIZE)
                 bomb = Attachment(f"ATT-{index + 1:05d}-BOMB", "bomb.pdf", "application/pdf", False, "Bomb", size)
                 listed.append(self._listed(bomb))
@@ -531,11 +559,18 @@ class TalentsoftEmulator:
             else:
                 entries.append(("../../x", [b"owned\n"], 6, True))
             entries.append(("/etc/x", [b"owned\n"], 6, True))
+        if hit == "hostile_entries":
+            entries.extend((name, [b"owned\n"], 6, True) for name in HOSTILE_ENTRY_NAMES)
         if hit == "missing_offset":
             del doc["offset"]
         if hit == "missing_id":
             del detail["id" if kind == "candidates" else "reference"]
+        if hit == "non_utf8":
+            field = "firstName" if kind == "candidates" else "title"
+            detail[field] = f"{detail[field]} {_NON_UTF8_MARKER}"
         text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        if hit == "non_utf8":
+            text = text.replace(_NON_UTF8_MARKER.encode(), NON_UTF8_BYTES, 1)
         if hit == "bad_json":
             text = text[: len(text) // 2]  # the outer object is never closed
         buffer = io.BytesIO()
@@ -543,6 +578,8 @@ class TalentsoftEmulator:
             _write_entry(archive, ENTRY[kind], [text], len(text), when, deflate=True)
             for name, chunks, size, deflate in entries:
                 _write_entry(archive, name, chunks, size, when, deflate=deflate)
+        if hit == "zip_bomb_lying":
+            _declare_size(buffer, f"ATT-{index + 1:05d}-BOMB", _int_param(params, "declared", 1000))
         return buffer.getbuffer()  # no copy: the view keeps the buffer alive
 
     @staticmethod

@@ -29,11 +29,18 @@ Behaviour worth knowing when writing tap tests:
   ``params["total"]``, default size + 1; only on 206) and ``ignore_range`` (a ranged GET is
   answered 200 with the whole file). Arm them with ``method="GET"`` so a HEAD does not consume
   them.
+* Listing faults (``Fault.kind`` on ``GET /files``): ``duplicate`` (a page after the first
+  starts with the last entry of the page before, as when an upload shifts the pages),
+  ``lie_count`` (``count`` is ``params["extra"]``, default 5, too large) and ``non_utf8`` (the
+  first entry's ``fileName`` holds a Latin-1 byte and a lone 0xFF).
+* ``add_file(..., file_id=...)`` delivers a file under any id (a hostile ``../../x`` too); the
+  id in a request path is percent-decoded, as ASP.NET routing does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -43,7 +50,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from tests.emulator.server import Faults, Request, Response
 
@@ -52,6 +59,9 @@ if TYPE_CHECKING:
 
     from tests.emulator.server import Fault
 
+#: Raw bytes the listing's "non_utf8" fault puts into a file name: a Latin-1 "é" and a lone 0xFF.
+NON_UTF8_BYTES = b"Ren\xe9 \xff"
+_NON_UTF8_MARKER = "\u2063NON-UTF8-MARKER\u2063"
 BLOCK = 4096  # bytes of one generated block; each starts with its 8-byte block number
 PIECE = 1024 * 1024  # largest piece of a streamed body
 DEFAULT_PUBLISHER = "cfc6678d-06d8-41c7-acb5-7448a14dc917"  # the documentation's publisher
@@ -542,10 +552,12 @@ class YouserveEmulator:
         upload_date: str | datetime | None = None,
         tenant_id: str | None = None,
         publisher_id: str | None = None,
+        file_id: str | None = None,
     ) -> dict[str, Any]:
         """Deliver a file (bytes generated lazily, any size); returns its listing entry.
 
-        ``upload_date`` defaults to one second after the latest upload date.
+        ``upload_date`` defaults to one second after the latest upload date; ``file_id``
+        to a UUID derived from the seed.
         """
         with self._lock:
             if upload_date is None:
@@ -561,7 +573,7 @@ class YouserveEmulator:
                 ticks = parse_datetime(upload_date, offset_required=False)
             ticks -= ticks % 10_000  # the listing shows milliseconds: keep nothing finer hidden
             digest = hashlib.sha256(f"youserve-file:{self.seed}:{len(self._files)}".encode()).digest()
-            file_id = str(uuid.UUID(bytes=digest[:16], version=4))
+            file_id = file_id if file_id is not None else str(uuid.UUID(bytes=digest[:16], version=4))
             item = YouserveFile(
                 file_id=file_id,
                 file_name=file_name,
@@ -708,8 +720,8 @@ class YouserveEmulator:
         if kind == "list":
             if request.method != "GET":
                 return _error(405, "Method not allowed.", {"Allow": "GET"})
-            return self._list(request)
-        file_id = request.path[len(FILES_PATH) + 1 :]
+            return self._list(request, fault)
+        file_id = unquote(request.path[len(FILES_PATH) + 1 :])
         if request.method not in ("GET", "HEAD", "DELETE"):
             return _error(405, "Method not allowed.", {"Allow": "GET, HEAD, DELETE"})
         with self._lock:
@@ -729,7 +741,7 @@ class YouserveEmulator:
             return Response(status=200, headers=headers)
         return self._download(request, item, fault)
 
-    def _list(self, request: Request) -> Response:
+    def _list(self, request: Request, fault: Fault | None = None) -> Response:
         page_index_text = request.arg("pageIndex", "0")
         page_size_text = request.arg("pageSize", "20")
         assert page_index_text is not None
@@ -755,8 +767,21 @@ class YouserveEmulator:
             matching.sort(key=key, reverse=descending)  # stable: ties stay in fileId order
             page = matching[page_index * page_size : (page_index + 1) * page_size]
             data = [f.entry() for f in page]
-        payload = {"data": data, "pageIndex": page_index, "pageSize": page_size, "count": len(matching)}
-        return Response.json(200, payload, {"Content-Type": "application/json; charset=utf-8"})
+        kind = fault.kind if fault is not None else None
+        count = len(matching)
+        if kind == "duplicate" and page_index > 0 and data:
+            data.insert(0, matching[page_index * page_size - 1].entry())
+        if kind == "lie_count":
+            count += int(fault.params.get("extra", 5)) if fault is not None else 0  # type: ignore[call-overload]
+        if kind == "non_utf8" and data:
+            data[0]["fileName"] = f"{data[0]['fileName']} {_NON_UTF8_MARKER}"
+        payload = {"data": data, "pageIndex": page_index, "pageSize": page_size, "count": count}
+        response = Response.json(200, payload, {"Content-Type": "application/json; charset=utf-8"})
+        if kind == "non_utf8" and data:
+            assert isinstance(response.body, bytes)
+            response.body = response.body.replace(json.dumps(_NON_UTF8_MARKER)[1:-1].encode(), NON_UTF8_BYTES, 1)
+            response.headers["Content-Length"] = str(len(response.body))
+        return response
 
     def _download(self, request: Request, item: YouserveFile, fault: Fault | None) -> Response:
         accepted = [part.split(";")[0].strip().lower() for part in (request.headers.get("Accept") or "").split(",")]

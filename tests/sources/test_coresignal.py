@@ -395,7 +395,7 @@ def test_a_file_that_stays_broken_is_a_clear_error_naming_it(
     result, error = run_tap_partial(cs_config(emulator, vendor))
     request_id = only_request(vendor)
     name = vendor.files_for_request(request_id)[2]
-    assert f"coresignal file {name!r} of data request {request_id} {words}" in str(error)
+    assert f"coresignal stream 'bulk_jobs': file {name!r} of data request {request_id} {words}" in str(error)
     assert pending_of(result.last_state)["files_done"] == vendor.files_for_request(request_id)[:2]  # type: ignore[index]
 
 

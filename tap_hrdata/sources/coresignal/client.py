@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 import typing as t
 import zlib
@@ -33,7 +34,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.streams.rest import HTTPRequest
 from urllib3 import encode_multipart_formdata
 
-from tap_hrdata.http import BrokenBodyError, ConductedStream, redacted_error
+from tap_hrdata.http import TRANSPORT_ERRORS, BrokenBodyError, ConductedStream, decode_text, redacted_error
 from tap_hrdata.ratelimit import RateLimiter, rate_limited_session
 from tap_hrdata.settings import source_settings
 
@@ -59,6 +60,7 @@ MAX_LINE_BYTES = 64 << 20  # a job is a few KB; a line this long is a broken fil
 #: the vendor count one request too many.
 RATE_MARGIN_SECONDS = 0.05
 _GZIP_MAGIC = b"\x1f\x8b"
+LOGGER = logging.getLogger(__name__)
 
 
 class CoresignalError(FatalAPIError):
@@ -216,11 +218,18 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def parse_job(line: bytes, where: str, number: int) -> dict[str, t.Any]:
-    """One JSON Lines record: a job object with an id."""
+def parse_job(line: bytes, where: str, number: int, logger: logging.Logger | None = None) -> dict[str, t.Any]:
+    """One JSON Lines record: a job object with an id.
+
+    Bytes that are not UTF-8 become U+FFFD with a warning: the job is kept, since a paid
+    file that stopped every run at one bad byte could only be given up.
+    """
     try:
-        job = json.loads(line)
-    except (UnicodeDecodeError, ValueError) as exc:
+        try:
+            job = json.loads(line)
+        except UnicodeDecodeError:
+            job = json.loads(decode_text(line, where=f"{where}, record {number}", logger=logger or LOGGER))
+    except ValueError as exc:
         msg = f"{where}, record {number}: not valid JSON ({exc})"
         raise CoresignalError(msg) from exc
     if not isinstance(job, dict) or job.get("id") in (None, ""):
@@ -382,9 +391,16 @@ class CoresignalStream(ConductedStream[t.Any]):
             raise ConfigValidationError(msg, errors=[msg])
         response = self.send(request)
         try:
-            answer = response.json()
+            answer = json.loads(self.read_page(response))
         except ValueError:
             answer = None
+        except TRANSPORT_ERRORS as exc:
+            # Not sent again: the request may be paid for, and its id is unknown.
+            msg = (
+                f"coresignal stream '{self.name}': the data request was sent (credits may have been charged) but "
+                f"its answer broke ({type(exc).__name__}); check the Coresignal dashboard before running again"
+            )
+            raise CoresignalError(msg) from exc
         finally:
             response.close()
         request_id = None
@@ -392,8 +408,8 @@ class CoresignalStream(ConductedStream[t.Any]):
             request_id = answer.get("request_id") or answer.get("data_request_id")
         if not request_id:
             msg = (
-                "coresignal: the data request was accepted (credits may have been charged) but its answer "
-                "names no request_id; check the Coresignal dashboard before running again"
+                f"coresignal stream '{self.name}': the data request was accepted (credits may have been charged) "
+                "but its answer names no request_id; check the Coresignal dashboard before running again"
             )
             raise CoresignalError(msg)
         pending: dict[str, t.Any] = {"id": str(request_id), "files_done": []}
@@ -409,19 +425,22 @@ class CoresignalStream(ConductedStream[t.Any]):
     def list_files(self, request_id: str) -> list[str]:
         """The request's file names; empty until the request is ready."""
         url = f"{self.url_base}/v1/bulk_collect/{quote(request_id, safe='')}/files"
-        response = self.send(HTTPRequest(url=url, method="GET"))
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        finally:
-            response.close()
+        where = f"coresignal stream '{self.name}': the file list of data request {request_id}"
+
+        def read(response: requests.Response) -> Iterator[t.Any]:
+            try:
+                yield json.loads(self.read_page(response))
+            except ValueError:
+                yield None
+
+        # A GET: a body that breaks is simply asked for again.
+        [answer] = self.resumable(lambda: self.send(HTTPRequest(url=url, method="GET")), read, where=where)
         names = answer.get("data_request_files") if isinstance(answer, dict) else None
         if names is None:
-            msg = f"coresignal: the file list of data request {request_id} has no data_request_files"
+            msg = f"{where} has no data_request_files"
             raise CoresignalError(msg)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            msg = f"coresignal: the file list of data request {request_id} is not a list of names"
+            msg = f"{where} is not a list of names"
             raise CoresignalError(msg)
         return list(dict.fromkeys(names))
 
@@ -462,13 +481,13 @@ class CoresignalStream(ConductedStream[t.Any]):
         """
         request_id = pending["id"]
         url = self.url_base + file_url_path(request_id, file_name)
-        where = f"coresignal file {file_name!r} of data request {request_id}"
+        where = f"coresignal stream '{self.name}': file {file_name!r} of data request {request_id}"
         if pending.get("current_file") != file_name:
             pending["current_file"] = file_name
             pending["current_file_records"] = 0
         taken = int(pending.get("current_file_records") or 0)
         if taken:
-            self.logger.info("coresignal: %s: resuming after its first %d records", where, taken)
+            self.logger.info("%s: resuming after its first %d records", where, taken)
 
         def open_body() -> requests.Response:
             return self.send(HTTPRequest(url=url, method="GET"))
@@ -481,7 +500,7 @@ class CoresignalStream(ConductedStream[t.Any]):
                 number += 1
                 if number <= taken:
                     continue
-                job = parse_job(line, where, number)
+                job = parse_job(line, where, number, self.logger)
                 taken = number
                 pending["current_file_records"] = taken  # before the yield: a STATE follows the record
                 yield job

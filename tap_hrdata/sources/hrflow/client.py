@@ -22,7 +22,7 @@ from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import PageNumberPaginator
 
-from tap_hrdata.http import ERROR_EXCERPT_CHARS, ConductedStream
+from tap_hrdata.http import ERROR_EXCERPT_CHARS, ConductedStream, decode_text
 from tap_hrdata.settings import source_settings
 
 if t.TYPE_CHECKING:
@@ -142,6 +142,8 @@ class HrflowStream(ConductedStream[int]):
             msg = f"hrflow.page_size must be from 1 to {MAX_PAGE_SIZE} (the API's limit), got {size!r}"
             # The SDK's CLI logs only `errors` of a ConfigValidationError.
             raise ConfigValidationError(msg, errors=[msg])
+        #: Keys of the page read last (see :meth:`parse_response`).
+        self._previous_page_keys: set[str] = set()
 
     @property
     def page_size(self) -> int:
@@ -178,10 +180,35 @@ class HrflowStream(ConductedStream[int]):
             max_page=max_page if isinstance(max_page, int) and not isinstance(max_page, bool) else None,
         )
 
+    def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The pages, each item once (see :meth:`parse_response`)."""
+        self._previous_page_keys = set()
+        yield from super().request_records(context)
+
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
-        """One record per item."""
+        """One record per item, skipping an item the previous page (or this one) already gave.
+
+        Pages are read from a live, sorted list: an item updated (or added) between two page
+        requests shifts the rest, and the next page starts with the previous page's last
+        items again. Only the keys of one page are kept, so memory does not grow with the list.
+        """
+        previous = self._previous_page_keys
+        current: set[str] = set()
+        repeated = 0
         for item in _PAGES[response].items:
+            key = str(item["key"])
+            if key in previous or key in current:
+                repeated += 1
+                continue
+            current.add(key)
             yield self.item_record(item)
+        if repeated:
+            self.logger.info(
+                "%s: %d item(s) already read on the previous page skipped (the list moved)",
+                self._where(response),
+                repeated,
+            )
+        self._previous_page_keys = current
 
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
         """The stream's record for one vendor object."""
@@ -189,25 +216,18 @@ class HrflowStream(ConductedStream[int]):
 
     def _decode(self, response: requests.Response) -> dict[str, t.Any]:
         """Read and decode a body; a body that is not an HrFlow envelope is fatal."""
-        content = response.content
+        content = self.read_page(response)
         self.stats.bytes += len(content)
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError:
-            text = content.decode("utf-8", errors="replace")
-            self.logger.warning(
-                "%s: the answer holds bytes that are not UTF-8; they were replaced with U+FFFD",
-                self._where(response),
-            )
+        text = decode_text(content, where=self._where(response), logger=self.logger)
         try:
             payload = json.loads(text)
         except ValueError:
             msg = f"{self._where(response)} answered HTTP {response.status_code} with a body that is not JSON"
-            raise FatalAPIError(f"{msg}: {excerpt(text)}" if text.strip() else msg) from None
+            raise FatalAPIError(f"{msg}: {self._redact(text)}" if text.strip() else msg) from None
         code = payload.get("code") if isinstance(payload, dict) else None
         if not isinstance(code, int) or isinstance(code, bool):
             msg = f"{self._where(response)} answered HTTP {response.status_code} without an HrFlow code"
-            raise FatalAPIError(f"{msg}: {excerpt(text)}")
+            raise FatalAPIError(f"{msg}: {self._redact(text)}")
         return t.cast("dict[str, t.Any]", payload)
 
     def _items(self, payload: dict[str, t.Any], response: requests.Response) -> list[dict[str, t.Any]]:

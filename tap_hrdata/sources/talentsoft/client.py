@@ -9,19 +9,20 @@ last one taken.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import typing as t
 import zipfile
 from dataclasses import dataclass
 
+import msgspec
 from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.singerlib.catalog import SelectionMask
 from singer_sdk.streams.rest import PageContext
 
 from tap_hrdata.auth import ClientCredentialsAuthenticator
-from tap_hrdata.framing import BadFrameError, iter_frames, iter_zip_entry
-from tap_hrdata.http import ConductedStream
+from tap_hrdata.framing import BadFrameError, FrameArchive, FrameTooLargeError, iter_frames
+from tap_hrdata.http import ConductedStream, decode_text
 from tap_hrdata.settings import global_settings, source_settings
 
 if t.TYPE_CHECKING:
@@ -35,6 +36,21 @@ if t.TYPE_CHECKING:
 SOURCE_NAME = "talentsoft"
 READ_CHUNK_BYTES = 1 << 20  # network reads
 _CONTENT_RANGE = re.compile(r"^\s*(?:[A-Za-z]+\s+)?(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$")
+
+
+_DECODE_JSON = msgspec.json.Decoder().decode
+
+
+def loads(raw: bytes) -> t.Any:  # vendor JSON
+    """``json.loads(raw)``, by msgspec's decoder (3x faster) whenever it accepts ``raw``.
+
+    Both give the same objects for strict UTF-8 JSON; anything msgspec refuses (a BOM, NaN,
+    a lone surrogate, bytes that are not UTF-8 ...) goes to ``json.loads``, as before.
+    """
+    try:
+        return _DECODE_JSON(raw)
+    except msgspec.DecodeError:
+        return json.loads(raw)
 
 
 class ExportDataError(BadFrameError):
@@ -64,24 +80,34 @@ def content_range_total(response: requests.Response) -> int | None:
 
 
 class ExportPaginator(OffsetPaginator):
-    """Offset paging over an export, advanced by the records actually received.
+    """Offset paging over an export, advanced past the ``offset`` of the last record received.
 
     A page may take several responses when its body breaks: ``position`` is where the
-    next request starts (the page's offset plus what was received so far), and the next
-    page starts there too, whatever ``limit`` was.
+    next request starts (after the last record taken), and the next page starts there too,
+    whatever ``limit`` was. Positions follow the records' own ``offset`` (the bookmark),
+    not a count, so a page that repeats a record neither skips the next one nor emits it twice.
     """
 
     def __init__(self, start_value: int, page_size: int) -> None:
         super().__init__(start_value, page_size)
         self.received = 0
+        self.next_offset = start_value
         self.total: int | None = None
         self.short_total = False
         self.last_response: requests.Response | None = None
 
     @property
     def position(self) -> int:
-        """Offset of the next record to request."""
-        return self.current_value + self.received
+        """Offset of the next record to request: the one after the last record taken."""
+        return self.next_offset
+
+    def take(self, offset: int) -> bool:
+        """Count the record at ``offset``; False for a record before it (already taken)."""
+        if offset < self.next_offset:
+            return False
+        self.next_offset = offset + 1
+        self.received += 1
+        return True
 
     def note_response(self, response: requests.Response) -> None:
         """Take the total from a response's Content-Range."""
@@ -111,24 +137,42 @@ class ExportDocument:
 
     offset: int
     document: dict[str, t.Any]
-    archive: zipfile.ZipFile
+    archive: FrameArchive
+
+
+class MemoSelectionMask(SelectionMask):
+    """The SDK's selection mask, remembering the answers it inherits from a parent.
+
+    The SDK checks every property of every record against the mask, nested ones included
+    (all of ``raw``), and the SDK's mask answers an unlisted breadcrumb by walking up to
+    its listed ancestor on every lookup: a fifth of the sync time of small records. Same
+    answers, each computed once.
+    """
+
+    def __missing__(self, breadcrumb: tuple[str, ...]) -> bool:
+        selected = super().__missing__(breadcrumb)
+        self[breadcrumb] = selected
+        return selected
 
 
 class TalentsoftStream(ConductedStream[t.Any]):
     """Base of the Talentsoft streams."""
 
     source = SOURCE_NAME
+    _memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
+
+    @property
+    def mask(self) -> SelectionMask:
+        """The SDK's selection mask, as a :class:`MemoSelectionMask`."""
+        sdk_mask = super().mask
+        if self._memo_mask is None or self._memo_mask[0] is not sdk_mask:
+            self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
+        return self._memo_mask[1]
 
     @property
     def max_frame_bytes(self) -> int:
         """Largest frame and largest uncompressed zip entry accepted."""
         return int(self.settings["max_frame_bytes"])
-
-    def read_entry(self, archive: zipfile.ZipFile, name: str, where: str) -> bytes:
-        """An entry's bytes, refusing a declared or actual size over ``max_frame_bytes``."""
-        return b"".join(
-            iter_zip_entry(archive, name, self.max_frame_bytes, f"talentsoft stream '{self.name}': {where}")
-        )
 
 
 class ExportStream(TalentsoftStream):
@@ -189,18 +233,35 @@ class ExportStream(TalentsoftStream):
                 return response
 
             def read(response: requests.Response) -> Iterator[ExportDocument]:
-                for frame in iter_frames(response.iter_content(READ_CHUNK_BYTES), self.max_frame_bytes):
-                    self.stats.bytes += len(frame) + 4
-                    document = self.parse_frame(frame, paginator.position)
-                    paginator.received += 1
-                    yield document
+                limit = self.max_frame_bytes
+                try:
+                    for frame in iter_frames(response.iter_content(READ_CHUNK_BYTES), limit):
+                        self.stats.bytes += len(frame) + 4
+                        document = self.parse_frame(frame, paginator.position, limit)
+                        del frame  # the document's archive holds it: it goes with the document
+                        if not paginator.take(document.offset):
+                            self.logger.warning(
+                                "talentsoft stream '%s': the export served the record at offset %d again; skipped",
+                                self.name,
+                                document.offset,
+                            )
+                            continue
+                        yield document
+                        del document
+                except FrameTooLargeError as exc:
+                    msg = f"talentsoft stream '{self.name}': frame at offset {paginator.position}: {exc}"
+                    raise ExportDataError(msg) from exc
 
             while not paginator.finished:
                 where = f"export at offset {paginator.position}"
                 for document in self.resumable(open_body, read, where=where):
                     record = self.document_record(document)
                     record["export_filter"] = export_filter
+                    del document
                     yield record
+                    # Back here, this record and its child streams' records are written: the
+                    # frame goes before the next one is read, so one frame is in memory.
+                    self.document_done()
                 paginator.advance(paginator.last_response)
             if paginator.short_total:
                 self.logger.warning(
@@ -210,18 +271,28 @@ class ExportStream(TalentsoftStream):
                     paginator.position,
                 )
 
-    def parse_frame(self, frame: bytes | bytearray, position: int) -> ExportDocument:
-        """Open a frame's zip and decode its JSON document."""
+    def parse_frame(
+        self, frame: bytes | bytearray | memoryview, position: int, limit: int | None = None
+    ) -> ExportDocument:
+        """Open a frame's zip (in place, no copy) and decode its JSON document."""
         where = f"frame at offset {position}"
         try:
-            archive = zipfile.ZipFile(io.BytesIO(frame))
+            archive = FrameArchive(
+                frame,
+                self.max_frame_bytes if limit is None else limit,
+                f"talentsoft stream '{self.name}': {where}",
+            )
         except zipfile.BadZipFile as exc:
             msg = f"talentsoft stream '{self.name}': {where} is not a zip archive ({exc})"
             raise ExportDataError(msg) from exc
-        raw = self.read_entry(archive, self.document_entry, where)
+        raw = archive.read(self.document_entry)
         try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+            try:
+                document = loads(raw)
+            except UnicodeDecodeError:  # one bad byte in a name: kept as U+FFFD, with a warning
+                entry = f"talentsoft stream '{self.name}': {where}: {self.document_entry}"
+                document = json.loads(decode_text(raw, where=entry, logger=self.logger))
+        except ValueError as exc:
             msg = f"talentsoft stream '{self.name}': {where}: {self.document_entry} is not valid JSON ({exc})"
             raise ExportDataError(msg) from exc
         offset = document.get("offset") if isinstance(document, dict) else None
@@ -233,6 +304,9 @@ class ExportStream(TalentsoftStream):
     def document_record(self, document: ExportDocument) -> dict[str, t.Any]:
         """The stream's record for one export document."""
         raise NotImplementedError
+
+    def document_done(self) -> None:
+        """The last document's record, and its child streams' records, are written."""
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
         """Unused: export bodies are read frame by frame in :meth:`request_records`."""

@@ -12,7 +12,6 @@ import typing as t
 from singer_sdk import SchemaDirectory, StreamSchema
 
 from tap_hrdata.children import InlineChildStream
-from tap_hrdata.framing import iter_zip_entry
 from tap_hrdata.sources.talentsoft import schemas
 from tap_hrdata.sources.talentsoft.client import (
     SOURCE_NAME,
@@ -114,6 +113,10 @@ class CandidatesStream(ExportStream):
             "raw": document.document,
         }
 
+    def document_done(self) -> None:
+        """The child streams have read the frame: let it go before the next one is read."""
+        self.current = None
+
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         """Children only need the candidate id; the frame itself stays in ``current``."""
         return {"candidate_id": record["id"]}
@@ -172,7 +175,6 @@ class AttachmentsStream(CandidateChildStream):
         document = self.current_document(context)
         candidate_id = str(document.document["candidateDetail"]["id"])
         storage = self._tap.storage
-        limit = int(self.settings["max_frame_bytes"])
         for meta in document.document.get("attachments") or []:
             if not isinstance(meta, dict) or meta.get("id") in (None, ""):
                 msg = f"talentsoft stream 'attachments': candidate {candidate_id} lists an attachment without id"
@@ -181,7 +183,7 @@ class AttachmentsStream(CandidateChildStream):
             where = f"candidate {candidate_id} (offset {document.offset}), attachment {attachment_id!r}"
             stored = storage.write(
                 ("talentsoft", "attachments", candidate_id, attachment_id),
-                iter_zip_entry(document.archive, attachment_id, limit, f"talentsoft stream 'attachments': {where}"),
+                document.archive.iter_entry(attachment_id, f"talentsoft stream 'attachments': {where}"),
             )
             self.stats.files += 1
             self.stats.bytes += stored.size

@@ -10,6 +10,7 @@ appended, and a broken chunk is asked for again from its own first byte.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import typing as t
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_hrdata.auth import ClientCredentialsAuthenticator
-from tap_hrdata.http import BrokenBodyError, ConductedStream
+from tap_hrdata.http import BrokenBodyError, ConductedStream, decode_text
 from tap_hrdata.settings import global_settings, source_settings
 
 if t.TYPE_CHECKING:
@@ -180,18 +181,24 @@ class ListedFile:
         return record_datetime(self.uploaded)
 
     @classmethod
-    def from_entry(cls, entry: object) -> ListedFile:
-        """Check an entry: an id, a size, a business type and an upload date are required."""
+    def from_entry(cls, entry: object, where: str = "youserve") -> ListedFile:
+        """Check an entry: an id, a size, a business type and an upload date are required.
+
+        ``where`` (the source and stream) starts every error message.
+        """
         if not isinstance(entry, dict):
-            msg = f"youserve: a listing entry is not an object: {type(entry).__name__}"
+            msg = f"{where}: a listing entry is not an object: {type(entry).__name__}"
             raise FileDataError(msg)
         file_id = entry.get("fileId")
         if not isinstance(file_id, str) or not file_id:
-            msg = "youserve: a listing entry has no fileId"
+            msg = f"{where}: a listing entry has no fileId"
+            raise FileDataError(msg)
+        if file_id in {".", ".."}:  # the one id that quoting leaves able to walk a URL or a path
+            msg = f"{where}: a listing entry's fileId {file_id!r} is not an id"
             raise FileDataError(msg)
         size = entry.get("fileSize")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            msg = f"youserve: file {file_id}: fileSize {size!r} is not a size"
+            msg = f"{where}: file {file_id}: fileSize {size!r} is not a size"
             raise FileDataError(msg)
         business_type = entry.get("businessType")
         type_id = business_type.get("id") if isinstance(business_type, dict) else None
@@ -200,12 +207,12 @@ class ListedFile:
         except (TypeError, ValueError):
             business_type_id = -1
         if isinstance(type_id, bool) or business_type_id < 0:
-            msg = f"youserve: file {file_id}: businessType.id {type_id!r} is not an id"
+            msg = f"{where}: file {file_id}: businessType.id {type_id!r} is not an id"
             raise FileDataError(msg)
         try:
             uploaded = parse_datetime(entry.get("uploadDate"))  # type: ignore[arg-type]  # str checked inside
         except ValueError as exc:
-            msg = f"youserve: file {file_id}: uploadDate {entry.get('uploadDate')!r} is not a date-time"
+            msg = f"{where}: file {file_id}: uploadDate {entry.get('uploadDate')!r} is not a date-time"
             raise FileDataError(msg) from exc
         name = business_type.get("name") if isinstance(business_type, dict) else None
         return cls(
@@ -323,8 +330,9 @@ class YouserveStream(ConductedStream[t.Any]):
 
     def _read_page(self, response: requests.Response) -> Iterator[tuple[requests.Response, list[t.Any]]]:
         """A listing page read whole; a body that breaks or is not JSON is asked for again."""
+        where = f"youserve stream '{self.name}': the file listing"
         try:
-            payload = response.json()
+            payload = json.loads(decode_text(self.read_page(response), where=where, logger=self.logger))
         except ValueError as exc:  # a truncated body decodes badly too
             msg = f"youserve stream '{self.name}': the file listing is not JSON"
             raise BrokenBodyError(msg) from exc

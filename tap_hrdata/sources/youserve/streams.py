@@ -137,7 +137,7 @@ class DeliveredFilesStream(YouserveStream):
         emitted: set[str] = set()
         business_types = (context or {}).get("business_types")
         for entry in self.iter_listing(context, odata_filter):
-            listed = ListedFile.from_entry(entry)
+            listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if previous is not None and listed.uploaded < previous:
                 msg = (
                     f"youserve stream '{self.name}': the listing is not sorted by uploadDate "
@@ -195,7 +195,7 @@ class DeliveredFilesStream(YouserveStream):
         )
         candidates: list[tuple[str, str | None]] = []
         for entry in self.iter_listing(context, odata_filter):
-            listed = ListedFile.from_entry(entry)
+            listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if confirmed.covers(listed):
                 candidates.append((listed.file_id, listed.file_name))
         gone = 0

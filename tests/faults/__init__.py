@@ -1,0 +1,1 @@
+"""The fault and abuse suite: transport faults, hostile input, crash and resume, secrets."""
