@@ -38,6 +38,7 @@ import backoff
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+from singer_sdk.singerlib.catalog import SelectionMask
 
 from tap_hrdata.settings import global_settings, source_settings
 
@@ -316,6 +317,21 @@ def decode_text(raw: bytes, *, where: str, logger: logging.Logger) -> str:
         return text
 
 
+class MemoSelectionMask(SelectionMask):
+    """The SDK's selection mask, remembering the answers it inherits from a parent.
+
+    The SDK checks every property of every record against the mask, nested ones included
+    (all of ``raw``), and the SDK's mask answers an unlisted breadcrumb by walking up to
+    its listed ancestor on every lookup: a fifth of the sync time of small records. Same
+    answers, each computed once.
+    """
+
+    def __missing__(self, breadcrumb: tuple[str, ...]) -> bool:
+        selected = super().__missing__(breadcrumb)
+        self[breadcrumb] = selected
+        return selected
+
+
 class ConductedStream(RESTStream[T]):
     """Base of every stream of the tap: settings of its source, shared auth, HTTP conduct."""
 
@@ -325,6 +341,7 @@ class ConductedStream(RESTStream[T]):
     #: Largest JSON answer read whole (see :meth:`read_page`).
     max_page_bytes: t.ClassVar[int] = MAX_PAGE_BYTES
     _tap: TapHrData
+    _memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -332,6 +349,14 @@ class ConductedStream(RESTStream[T]):
         # Bodies are streamed: JSON pages are read whole by .json(), exports and files
         # chunk by chunk, never more than one frame or chunk at a time.
         self.requests_session.stream = True
+
+    @property
+    def mask(self) -> SelectionMask:
+        """The SDK's selection mask, as a :class:`MemoSelectionMask` (same answers, faster)."""
+        sdk_mask = super().mask
+        if self._memo_mask is None or self._memo_mask[0] is not sdk_mask:
+            self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
+        return self._memo_mask[1]
 
     @property
     def settings(self) -> dict[str, t.Any]:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import msgspec
 from singer_sdk.pagination import OffsetPaginator
-from singer_sdk.singerlib.catalog import SelectionMask
 from singer_sdk.streams.rest import PageContext
 
 from tap_hrdata.auth import ClientCredentialsAuthenticator
@@ -140,34 +139,10 @@ class ExportDocument:
     archive: FrameArchive
 
 
-class MemoSelectionMask(SelectionMask):
-    """The SDK's selection mask, remembering the answers it inherits from a parent.
-
-    The SDK checks every property of every record against the mask, nested ones included
-    (all of ``raw``), and the SDK's mask answers an unlisted breadcrumb by walking up to
-    its listed ancestor on every lookup: a fifth of the sync time of small records. Same
-    answers, each computed once.
-    """
-
-    def __missing__(self, breadcrumb: tuple[str, ...]) -> bool:
-        selected = super().__missing__(breadcrumb)
-        self[breadcrumb] = selected
-        return selected
-
-
 class TalentsoftStream(ConductedStream[t.Any]):
     """Base of the Talentsoft streams."""
 
     source = SOURCE_NAME
-    _memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
-
-    @property
-    def mask(self) -> SelectionMask:
-        """The SDK's selection mask, as a :class:`MemoSelectionMask`."""
-        sdk_mask = super().mask
-        if self._memo_mask is None or self._memo_mask[0] is not sdk_mask:
-            self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
-        return self._memo_mask[1]
 
     @property
     def max_frame_bytes(self) -> int:

@@ -1,0 +1,1 @@
+"""The performance benchmark of tap-hrdata: ``python -m benchmarks`` (see BENCHMARKS.md)."""
