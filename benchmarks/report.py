@@ -367,8 +367,9 @@ def write(
         "",
         f"Measured by `{extras['command']}` on {now}, in {extras['elapsed_seconds']:.0f} s "
         f"(best of {extras['repeat']} run{'s' if extras['repeat'] > 1 else ''} per client). "
-        "Regenerate with `python -m benchmarks` (about 6 minutes; `--quick` for a one-minute run on "
-        "smaller exports); the setup is `pip install -e '.[bench]'`.",
+        "Regenerate with `bash scripts/bench.sh` (one command from a clean clone, install included: "
+        "under 7 minutes; `--quick` for a one-minute run on smaller exports), or `python -m benchmarks` "
+        "in a venv with the `bench` extra.",
         "",
         "## Machine",
         "",
