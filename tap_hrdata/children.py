@@ -18,30 +18,31 @@ import logging
 import typing as t
 
 from singer_sdk import metrics
+from typing_extensions import override
 
-from tap_hrdata.http import ConductedStream
+from tap_hrdata.streams import RecordCounter, VendorStream
 
 if t.TYPE_CHECKING:
     from types import TracebackType
 
-    import requests
 
-
-class RunWideCounter(metrics.Counter):
+class RunWideCounter(RecordCounter):
     """A record counter that lives for the whole run: logs at its interval and at :meth:`exit`."""
 
+    @override
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> None:
-        """Keep counting across the per-parent syncs; the tap calls :meth:`exit` at the end."""
+        """Keep counting across the per-parent syncs; :meth:`InlineChildStream.log_sync_costs` ends it."""
 
 
 class SilentTimer(metrics.Timer):
     """A per-parent sync timer that logs nothing (the parent's timer covers the time)."""
 
+    @override
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -51,7 +52,7 @@ class SilentTimer(metrics.Timer):
         """Log nothing."""
 
 
-class InlineChildStream(ConductedStream[t.Any]):
+class InlineChildStream(VendorStream):
     """A child stream whose records come from the parent's current item (no request)."""
 
     state_partitioning_keys: t.ClassVar[list[str]] = []  # one state, not one per parent
@@ -62,47 +63,47 @@ class InlineChildStream(ConductedStream[t.Any]):
         self._run_counter: RunWideCounter | None = None
 
     @property
+    @override
     def emit_activate_version_messages(self) -> bool:
         """Never: a child only sees this run's parents."""
         return False
 
+    @override
     def _write_schema_message(self) -> None:
-        # Overrides an SDK internal: the SDK writes SCHEMA at every per-parent sync.
+        # An SDK internal, overridden because the SDK gives no other way: its final
+        # `sync` writes SCHEMA at every per-parent sync. Tested by
+        # tests/test_children.py::test_a_child_writes_its_schema_once_per_run.
         if not self._schema_written:
             super()._write_schema_message()
             self._schema_written = True
 
+    @override
     def get_record_counter(
         self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
     ) -> metrics.Counter:
         """One counter for the run, instead of one metric line per parent record."""
         if self._run_counter is None:
-            tags = {metrics.Tag.STREAM: self.name}
+            self._run_counter = RunWideCounter(self.name, on_increment=self._count_records, log_interval=log_interval)
             if endpoint:
-                tags[metrics.Tag.ENDPOINT] = endpoint
-            self._run_counter = RunWideCounter(metrics.Metric.RECORD_COUNT, tags, log_interval=log_interval)
+                self._run_counter.tags[metrics.Tag.ENDPOINT] = endpoint
         return self._run_counter
 
+    @override
     def get_sync_timer(self) -> metrics.Timer:
         """No per-parent duration lines."""
         return SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
 
+    @override
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
         """Per-parent 'Beginning sync' lines go to DEBUG."""
         if message.startswith("Beginning"):
             level = min(level, logging.DEBUG)
         super().log(message, *args, level=level, **kwargs)
 
+    @override
     def log_sync_costs(self) -> None:
         """Once every stream is done: the run's record count, then the summary."""
         if self._run_counter is not None:
             self._run_counter.exit()
             self._run_counter = None
         super().log_sync_costs()
-
-    def get_new_paginator(self) -> None:
-        """No paging: records come from the parent."""
-
-    def parse_response(self, response: requests.Response) -> t.Iterator[dict[str, t.Any]]:
-        """Unused: no request is made."""
-        raise NotImplementedError

@@ -25,7 +25,8 @@ import zlib
 
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_hrdata.http import BrokenBodyError
+from tap_hrdata.http.retry import BrokenBodyError
+from tap_hrdata.inflate import RAW_DEFLATE, InflateError, inflate
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -131,34 +132,6 @@ class _ExactReader:
         return buffer
 
 
-def iter_zip_entry(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> Iterator[bytes]:
-    """An entry's bytes in chunks, looked up by exact name: an entry name is never a path.
-
-    An entry whose declared or actual uncompressed size exceeds ``limit`` is refused
-    (a zip bomb), and reading stops at ``limit + 1`` bytes whatever the header says.
-    """
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        msg = f"{where}: the zip has no entry {name!r}"
-        raise BadFrameError(msg) from None
-    if info.file_size > limit:
-        msg = f"{where}: entry {name!r} declares {info.file_size} bytes, more than {limit}; refused as a zip bomb"
-        raise BadFrameError(msg)
-    taken = 0
-    try:
-        with archive.open(info) as entry:
-            while chunk := entry.read(ZIP_READ_CHUNK_BYTES):
-                taken += len(chunk)
-                if taken > limit:
-                    msg = f"{where}: entry {name!r} inflates past {limit} bytes; refused as a zip bomb"
-                    raise BadFrameError(msg)
-                yield chunk
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-        msg = f"{where}: entry {name!r} is corrupt ({exc})"
-        raise BadFrameError(msg) from exc
-
-
 class _FrameFile(io.RawIOBase):
     """A read-only, seekable file over a frame's buffer, for :class:`zipfile.ZipFile`.
 
@@ -202,10 +175,12 @@ class _FrameFile(io.RawIOBase):
 class FrameArchive:
     """A frame's zip archive, read in place.
 
-    Entries are looked up by exact name (an entry name is never a path). An entry whose
-    declared or actual uncompressed size exceeds ``limit`` is refused as a zip bomb, and
-    a corrupt one (bad local header, size or CRC-32) is an error. ``where`` names the frame
-    in every message. Raises :class:`zipfile.BadZipFile` when the frame is not a zip.
+    Entries are looked up by exact name (an entry name is never a path). The zip-bomb
+    check is one rule, in :meth:`_checked`: an entry may declare at most ``limit`` bytes,
+    and may inflate to no more than it declared, so no entry ever yields more than
+    ``limit``. A corrupt entry (bad local header, size or CRC-32) is an error. ``where``
+    names the frame in every message. Raises :class:`zipfile.BadZipFile` when the frame is
+    not a zip.
     """
 
     def __init__(self, frame: bytes | bytearray | memoryview, limit: int, where: str) -> None:
@@ -215,7 +190,13 @@ class FrameArchive:
         file = io.BytesIO(frame) if len(frame) <= COPY_FRAME_MAX_BYTES else _FrameFile(self._view)
         self.zip = zipfile.ZipFile(file)
 
-    def _info(self, name: str, where: str) -> zipfile.ZipInfo:
+    def read(self, name: str, where: str | None = None) -> bytes:
+        """An entry's bytes, whole (a JSON document)."""
+        return b"".join(self.iter_entry(name, where))
+
+    def iter_entry(self, name: str, where: str | None = None) -> Iterator[bytes | memoryview]:
+        """An entry's bytes in pieces of at most 1 MiB (views of the frame when stored)."""
+        where = where or self.where
         try:
             info = self.zip.getinfo(name)
         except KeyError:
@@ -227,30 +208,42 @@ class FrameArchive:
                 "refused as a zip bomb"
             )
             raise BadFrameError(msg)
-        return info
-
-    def read(self, name: str, where: str | None = None) -> bytes:
-        """An entry's bytes, whole (a JSON document)."""
-        where = where or self.where
-        info = self._info(name, where)
-        if info.file_size <= ZIP_READ_CHUNK_BYTES and self._in_place(info):
-            # One step: the inflated output is bounded by the declared size (checked).
-            return b"".join(self._iter_in_place(info, where, info.file_size + 1))
-        return b"".join(self.iter_entry(name, where))
-
-    def iter_entry(self, name: str, where: str | None = None) -> Iterator[bytes | memoryview]:
-        """An entry's bytes in chunks of at most 1 MiB (views of the frame when stored)."""
-        where = where or self.where
-        info = self._info(name, where)
-        if self._in_place(info):
-            return self._iter_in_place(info, where, ZIP_READ_CHUNK_BYTES)
-        return iter_zip_entry(self.zip, name, self.limit, where)
+        pieces = self._in_place(info, where) if _readable_in_place(info) else self._through_zipfile(info, where)
+        return self._checked(info, pieces, where)
 
     @staticmethod
-    def _in_place(info: zipfile.ZipInfo) -> bool:
-        return info.compress_type in _IN_PLACE_METHODS and not info.flag_bits & _ENCRYPTED_OR_PATCHED
+    def _checked(
+        info: zipfile.ZipInfo, pieces: Iterator[bytes | memoryview], where: str
+    ) -> Iterator[bytes | memoryview]:
+        """The pieces of an entry, stopped past its declared size, its size and CRC-32 checked."""
+        name = info.orig_filename
+        crc = 0
+        taken = 0
+        for piece in pieces:
+            taken += len(piece)
+            if taken > info.file_size:
+                msg = (
+                    f"{where}: entry {name!r} inflates past its declared {info.file_size} bytes; refused as a zip bomb"
+                )
+                raise BadFrameError(msg)
+            crc = zlib.crc32(piece, crc)
+            yield piece
+        if taken != info.file_size or crc != info.CRC:
+            msg = f"{where}: entry {name!r} is corrupt (bad size or CRC-32)"
+            raise BadFrameError(msg)
 
-    def _iter_in_place(self, info: zipfile.ZipInfo, where: str, step: int) -> Iterator[bytes | memoryview]:
+    def _through_zipfile(self, info: zipfile.ZipInfo, where: str) -> Iterator[bytes]:
+        """Entries zipfile must decode itself (other methods, encryption): its reader, in pieces."""
+        try:
+            with self.zip.open(info) as entry:
+                while chunk := entry.read(ZIP_READ_CHUNK_BYTES):
+                    yield chunk
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+            msg = f"{where}: entry {info.orig_filename!r} is corrupt ({exc})"
+            raise BadFrameError(msg) from exc
+
+    def _in_place(self, info: zipfile.ZipInfo, where: str) -> Iterator[bytes | memoryview]:
+        """A stored or deflated entry read straight from the frame: no copy of the frame."""
         name = info.orig_filename
         view = self._view
         header = view[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
@@ -270,51 +263,15 @@ class FrameArchive:
         if len(data) != info.compress_size:
             msg = f"{where}: entry {name!r} is corrupt (it ends past the frame)"
             raise BadFrameError(msg)
-        crc = 0
-        taken = 0
         if info.compress_type == zipfile.ZIP_STORED:
-            pieces: Iterator[bytes | memoryview] = (data[pos : pos + step] for pos in range(0, len(data), step))
-        else:
-            pieces = _inflate(data, step, where, name)
-        for piece in pieces:
-            taken += len(piece)
-            if taken > info.file_size:
-                msg = (
-                    f"{where}: entry {name!r} inflates past its declared {info.file_size} bytes; refused as a zip bomb"
-                )
-                raise BadFrameError(msg)
-            crc = zlib.crc32(piece, crc)
-            yield piece
-        if taken != info.file_size or crc != info.CRC:
-            msg = f"{where}: entry {name!r} is corrupt (bad size or CRC-32)"
-            raise BadFrameError(msg)
+            yield from (data[pos : pos + ZIP_READ_CHUNK_BYTES] for pos in range(0, len(data), ZIP_READ_CHUNK_BYTES))
+            return
+        try:
+            yield from inflate((data,), wbits=RAW_DEFLATE, step=ZIP_READ_CHUNK_BYTES)
+        except InflateError as exc:
+            msg = f"{where}: entry {name!r} is corrupt ({exc})"
+            raise BadFrameError(msg) from exc
 
 
-def _inflate(data: memoryview, step: int, where: str, name: str) -> Iterator[bytes]:
-    """Raw deflate data, inflated at most ``step`` bytes at a time (bomb-safe).
-
-    The input is fed ``step`` bytes at a time too, so that zlib's ``unconsumed_tail`` (a
-    copy) never holds more than one step of it.
-    """
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    try:
-        for pos in range(0, len(data), step):
-            pending: bytes | memoryview = data[pos : pos + step]
-            while pending and not inflater.eof:
-                before = len(pending)
-                piece = inflater.decompress(pending, step)
-                pending = inflater.unconsumed_tail
-                if piece:
-                    yield piece
-                elif len(pending) == before:
-                    break  # no progress: a corrupt stream, reported below
-            if inflater.eof:
-                break
-        while not inflater.eof and (piece := inflater.decompress(b"", step)):
-            yield piece  # output zlib still held when the input ran out
-    except zlib.error as exc:
-        msg = f"{where}: entry {name!r} is corrupt ({exc})"
-        raise BadFrameError(msg) from exc
-    if not inflater.eof:
-        msg = f"{where}: entry {name!r} is corrupt (its deflate stream is truncated)"
-        raise BadFrameError(msg)
+def _readable_in_place(info: zipfile.ZipInfo) -> bool:
+    return info.compress_type in _IN_PLACE_METHODS and not info.flag_bits & _ENCRYPTED_OR_PATCHED

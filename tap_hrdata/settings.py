@@ -28,14 +28,14 @@ GLOBAL_SETTINGS = th.PropertiesList(
     ),
     th.Property(
         "inline_files_max_bytes",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description="Files at or under this size also carry their bytes as content_base64 in their "
         "record (0 disables).",
     ),
     th.Property(
         "request_timeout_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=120,
         description="Connect and read timeout of every HTTP request, in seconds.",
     ),
@@ -53,7 +53,9 @@ TALENTSOFT = th.Property(
         th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
         th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
         th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
-        th.Property("page_size", th.IntegerType, default=100, description="Records per export request (limit)."),
+        th.Property(
+            "page_size", th.IntegerType(minimum=1), default=100, description="Records per export request (limit)."
+        ),
         th.Property(
             "filter",
             th.StringType,
@@ -68,7 +70,7 @@ TALENTSOFT = th.Property(
         ),
         th.Property(
             "max_frame_bytes",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=268435456,
             description="Largest accepted export frame, and largest uncompressed zip entry (zip-bomb guard).",
         ),
@@ -85,7 +87,12 @@ HRFLOW = th.Property(
         th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
         th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
         th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
-        th.Property("page_size", th.IntegerType, default=30, description="Items per page (limit, at most 100)."),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=30,
+            description="Items per page (limit; the API refuses more than 100).",
+        ),
     ),
     description="HrFlow.ai: streams hrflow_profiles, hrflow_jobs, hrflow_sources, hrflow_boards.",
 )
@@ -105,13 +112,18 @@ YOUSERVE = th.Property(
         th.Property("tenant_id", th.StringType, description="Tenant (x-raet-tenant-id header)."),
         th.Property(
             "business_types",
-            th.ArrayType(th.IntegerType),
+            th.ArrayType(th.IntegerType(minimum=0, maximum=2**63 - 1)),
             description="Business type ids to download (all subscribed types when empty).",
         ),
-        th.Property("page_size", th.IntegerType, default=100, description="Listing page size (1..1000)."),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=1000),
+            default=100,
+            description="Listing page size (the API takes 1 to 1000).",
+        ),
         th.Property(
             "chunk_size_bytes",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=2**40),
             default=4194304,
             description="Files larger than this are downloaded in Range requests of this size.",
         ),
@@ -131,14 +143,26 @@ CORESIGNAL = th.Property(
         th.Property("base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."),
         th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
         th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
-        th.Property("job_ids", th.ArrayType(th.IntegerType), description="Job ids to collect instead of filters."),
-        th.Property("limit", th.IntegerType, description="Most records one data request may return."),
+        th.Property(
+            "job_ids", th.ArrayType(th.IntegerType(minimum=0)), description="Job ids to collect instead of filters."
+        ),
+        th.Property("limit", th.IntegerType(minimum=1), description="Most records one data request may return."),
         th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
-        th.Property("poll_interval_seconds", th.NumberType, default=30, description="Seconds between polls."),
-        th.Property("poll_timeout_seconds", th.NumberType, default=3600, description="Give up polling after this."),
+        th.Property(
+            "poll_interval_seconds",
+            th.NumberType(exclusive_minimum=0),
+            default=30,
+            description="Seconds between polls.",
+        ),
+        th.Property(
+            "poll_timeout_seconds",
+            th.NumberType(minimum=0),
+            default=3600,
+            description="Give up polling after this.",
+        ),
         th.Property(
             "max_requests_per_second",
-            th.NumberType,
+            th.NumberType(exclusive_minimum=0),
             default=27,
             description="Client-side rate limit shared by every Coresignal call.",
         ),
@@ -158,12 +182,19 @@ def _defaults(schema: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def source_settings(config: t.Mapping[str, t.Any], source: str) -> dict[str, t.Any]:
-    """The ``source`` block of ``config`` with the contract's defaults filled in."""
+    """The ``source`` block of ``config`` with the contract's defaults filled in (null counts as unset)."""
     schema = CONFIG_SCHEMA["properties"][source]
-    return {**_defaults(schema), **(config.get(source) or {})}
+    given = {name: value for name, value in (config.get(source) or {}).items() if value is not None}
+    return {**_defaults(schema), **given}
+
+
+def secret_settings(source: str) -> tuple[str, ...]:
+    """Names of the secret settings of ``source``'s block."""
+    schema = CONFIG_SCHEMA["properties"][source]
+    return tuple(name for name, prop in schema.get("properties", {}).items() if prop.get("secret"))
 
 
 def global_settings(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """The top-level settings of ``config`` with the contract's defaults filled in."""
     top = {name: prop for name, prop in CONFIG_SCHEMA["properties"].items() if name not in SOURCE_SETTINGS}
-    return {**_defaults({"properties": top}), **{k: v for k, v in config.items() if k in top}}
+    return {**_defaults({"properties": top}), **{k: v for k, v in config.items() if k in top and v is not None}}

@@ -8,15 +8,19 @@ from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from typing_extensions import override
 
-from tap_hrdata.http import StreamStats, check_transport
+from tap_hrdata.http.urls import check_transport
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
 from tap_hrdata.storage import FileStorage
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.authenticators import APIAuthenticatorBase
+
+    from tap_hrdata.http.client import VendorClient
+
+ClientT = t.TypeVar("ClientT", bound="VendorClient")
 
 
 def _about_description() -> str:
@@ -38,10 +42,10 @@ class TapHrData(Tap):
     message_writer_class = MsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        self._authenticators: dict[str, APIAuthenticatorBase] = {}
-        self._stats: dict[str, StreamStats] = {}
+        self._clients: dict[type[VendorClient], VendorClient] = {}
         super().__init__(*args, **kwargs)
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """Streams of the sources whose required settings are present."""
         streams: list[Stream] = []
@@ -56,21 +60,11 @@ class TapHrData(Tap):
             self.logger.warning("No source is configured: set at least one source's required settings.")
         return streams
 
-    def authenticator_for(self, source_name: str) -> APIAuthenticatorBase:
-        """The one authenticator of ``source_name`` for this run, shared by its streams."""
-        if source_name not in self._authenticators:
-            source = next(s for s in all_sources() if s.name == source_name)
-            if source.make_authenticator is None:
-                msg = f"source {source_name} has no authenticator"
-                raise LookupError(msg)
-            self._authenticators[source_name] = source.make_authenticator(self)
-        return self._authenticators[source_name]
-
-    def stats_for(self, stream_name: str) -> StreamStats:
-        """The cost counters of one stream, kept for the end-of-run summary."""
-        if stream_name not in self._stats:
-            self._stats[stream_name] = StreamStats(stream_name, self.logger)
-        return self._stats[stream_name]
+    def client(self, client_type: type[ClientT]) -> ClientT:
+        """The one client of a source for this run, shared by its streams (and its token)."""
+        if client_type not in self._clients:
+            self._clients[client_type] = client_type(self.config, self.logger)
+        return t.cast("ClientT", self._clients[client_type])
 
     @cached_property
     def storage(self) -> FileStorage:

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tap_hrdata.http.client import VendorClient
+from tap_hrdata.http.retry import RetryPolicy
 from tap_hrdata.tap import TapHrData
 from tests.emulator.server import Emulator
+
+#: Retries after milliseconds in tests (Retry-After is still obeyed), so failures cost no time.
+FAST_RETRIES = RetryPolicy(base_seconds=0.01, max_seconds=0.05)
 
 
 @dataclass
@@ -80,6 +87,26 @@ def run_tap_partial(config: dict[str, Any], state: dict[str, Any] | None = None)
     return result, error
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", help="also run the long loops (tests marked long), as CI does")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` run with ``--long`` or ``TAP_HRDATA_LONG_TESTS=1`` (CI sets it)."""
+    if config.getoption("--long") or os.environ.get("TAP_HRDATA_LONG_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="long: run with --long or TAP_HRDATA_LONG_TESTS=1 (CI does)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every client of every test retries after milliseconds (tests of the policy build their own)."""
+    monkeypatch.setattr(VendorClient, "retry_policy", FAST_RETRIES)
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One HTTP server on 127.0.0.1 for the session; tests mount fresh vendors on it."""
@@ -87,6 +114,17 @@ def emulator() -> Iterator[Emulator]:
     server.start()
     yield server
     server.stop()
+
+
+def config_for(emulator: Emulator, *vendors: Any, files: Path | str | None = None, **blocks: Any) -> dict[str, Any]:
+    """A tap config pointing each source at its vendor on ``emulator``; ``blocks`` add to a source's settings.
+
+    ``config_for(emulator, vendor, files=tmp_path, talentsoft={"page_size": 3})``
+    """
+    config: dict[str, Any] = {} if files is None else {"files_storage_url": str(files)}
+    for vendor in vendors:
+        config[vendor.source] = {**vendor.tap_settings(emulator.url(vendor.prefix)), **blocks.pop(vendor.source, {})}
+    return {**config, **blocks}
 
 
 def mount(emulator: Emulator, vendor: Any) -> Any:

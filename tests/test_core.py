@@ -1,4 +1,4 @@
-"""The SDK's standard tap tests, run against the emulator."""
+"""The SDK's standard tap tests, run against the emulator: each source alone, and two together."""
 
 from __future__ import annotations
 
@@ -7,28 +7,55 @@ import tempfile
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_hrdata.tap import TapHrData
+from tests.conftest import config_for
+from tests.emulator.coresignal import CoresignalEmulator
+from tests.emulator.hrflow import HrflowEmulator
 from tests.emulator.server import Emulator
 from tests.emulator.talentsoft import TalentsoftEmulator
+from tests.emulator.youserve import YouserveEmulator
 
 # The standard suite discovers streams when this module is imported, so the emulator
 # must already be serving then; it lives as long as the test process.
 TALENTSOFT = TalentsoftEmulator(vacancies=30, candidates=8)
-EMULATOR = Emulator([TALENTSOFT]).start()
+HRFLOW = HrflowEmulator()
+YOUSERVE = YouserveEmulator()
+CORESIGNAL = CoresignalEmulator(jobs=400, rate_limit=10_000, polls_until_ready=1)
+EMULATOR = Emulator([TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL]).start()
 FILES = tempfile.mkdtemp(prefix="tap-hrdata-core-")
 
-TALENTSOFT_CONFIG = {
-    "files_storage_url": FILES,
-    "talentsoft": {
-        "base_url": EMULATOR.url(TALENTSOFT.prefix),
-        "client_id": TALENTSOFT.client_id,
-        "client_secret": TALENTSOFT.client_secret,
-        "page_size": 11,
-        "referential_categories": ["countries", "languages"],
-    },
-}
+TALENTSOFT_SETTINGS = {"page_size": 11, "referential_categories": ["countries", "languages"]}
+HRFLOW_SETTINGS = {"source_keys": ["src-a", "src-b", "src-empty-1"], "board_keys": ["board-a"], "page_size": 20}
+# max_records_limit=None everywhere: a record-limited run is an SDK dry run, and a dry run of
+# Coresignal never buys a data request (it only checks the token), so it would have no records.
+SUITE = SuiteConfig(max_records_limit=None)
 
 TestTapHrDataTalentsoft = get_tap_test_class(
     tap_class=TapHrData,
-    config=TALENTSOFT_CONFIG,
-    suite_config=SuiteConfig(max_records_limit=None),
+    config=config_for(EMULATOR, TALENTSOFT, files=FILES, talentsoft=TALENTSOFT_SETTINGS),
+    suite_config=SUITE,
+)
+TestTapHrDataHrflow = get_tap_test_class(
+    tap_class=TapHrData,
+    config=config_for(EMULATOR, HRFLOW, hrflow=HRFLOW_SETTINGS),
+    suite_config=SUITE,
+)
+TestTapHrDataHrflowAndTalentsoft = get_tap_test_class(
+    tap_class=TapHrData,
+    config=config_for(EMULATOR, HRFLOW, TALENTSOFT, files=FILES, hrflow=HRFLOW_SETTINGS, talentsoft={"page_size": 5}),
+    suite_config=SUITE,
+)
+TestTapHrDataYouserve = get_tap_test_class(
+    tap_class=TapHrData,
+    config=config_for(
+        EMULATOR,
+        YOUSERVE,
+        files=FILES,
+        youserve={"business_types": [7101, 8000, 101100], "page_size": 5, "chunk_size_bytes": 65536},
+    ),
+    suite_config=SUITE,
+)
+TestTapHrDataCoresignal = get_tap_test_class(
+    tap_class=TapHrData,
+    config=config_for(EMULATOR, CORESIGNAL, coresignal={"poll_interval_seconds": 0.01}),
+    suite_config=SUITE,
 )

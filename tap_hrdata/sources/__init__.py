@@ -1,7 +1,8 @@
-"""The vendor sources. Each subpackage exports one :class:`Source`; ``SOURCES`` lists them.
+"""The vendor sources. Each subpackage exports one :class:`Source`; :func:`all_sources` lists them.
 
-A fifth vendor is one more subpackage here, one more settings block in
-``tap_hrdata/settings.py`` and one more entry in ``SOURCES``: nothing else moves.
+A fifth vendor is one more subpackage here (its client, streams and schemas), one more
+settings block in ``tap_hrdata/settings.py`` and one more line in :func:`all_sources`:
+nothing else moves (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ import typing as t
 from dataclasses import dataclass
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from singer_sdk import Stream
-    from singer_sdk.authenticators import APIAuthenticatorBase
-
-    from tap_hrdata.tap import TapHrData
+    from tap_hrdata.http.client import VendorClient
+    from tap_hrdata.streams import VendorStream
 
 
 @dataclass(frozen=True)
 class Source:
-    """One vendor API: its settings block, what makes it configured, its streams."""
+    """One vendor API: its settings block, what makes it configured, its client and streams."""
 
     #: Name of the settings block (``talentsoft`` ...), also used in logs and errors.
     name: str
@@ -28,12 +27,12 @@ class Source:
     title: str
     #: Settings of the block that must be set for the source to take part in a run.
     required: tuple[str, ...]
+    #: The source's HTTP client (one per run, shared by its streams).
+    client_type: type[VendorClient]
     #: Stream classes, parents before children.
-    stream_types: tuple[type[Stream], ...]
+    stream_types: tuple[type[VendorStream], ...]
     #: Settings holding URLs that credentials are sent to (checked: https or loopback).
     url_settings: tuple[str, ...] = ("base_url",)
-    #: Builds the source's one authenticator for the run, if it has one.
-    make_authenticator: Callable[[TapHrData], APIAuthenticatorBase] | None = None
 
     def is_configured(self, settings: Mapping[str, t.Any]) -> bool:
         """True when every required setting has a value."""

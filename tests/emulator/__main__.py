@@ -32,38 +32,14 @@ def demo_vendors(
 
 
 def tap_config(emulator: Emulator, vendors: tuple, files_storage_url: str = "output/files") -> dict:
-    """A tap config with every source pointing at ``emulator``."""
-    talentsoft, hrflow, youserve, coresignal = vendors
-    return {
-        "files_storage_url": files_storage_url,
-        "talentsoft": {
-            "base_url": emulator.url(talentsoft.prefix),
-            "client_id": talentsoft.client_id,
-            "client_secret": talentsoft.client_secret,
-            "referential_categories": ["countries", "languages"],
-        },
-        "hrflow": {
-            "base_url": emulator.url(hrflow.prefix),
-            "api_key": hrflow.api_key,
-            "user_email": hrflow.user_email,
-            "source_keys": sorted(hrflow.source_keys()),
-            "board_keys": sorted(hrflow.board_keys()),
-        },
-        "youserve": {
-            "base_url": emulator.url(youserve.prefix),
-            "token_url": emulator.url(youserve.prefix) + "/authentication/token",
-            "client_id": youserve.client_id,
-            "client_secret": youserve.client_secret,
-            "tenant_id": youserve.tenant_id,
-            "business_types": [7101, 8000, 101100],
-        },
-        "coresignal": {
-            "base_url": emulator.url(coresignal.prefix),
-            "api_token": coresignal.api_token,
-            "filters": {"title": "engineer"},
-            "poll_interval_seconds": 1,
-        },
-    }
+    """A tap config with every source pointing at ``emulator`` (the demo's settings)."""
+    config: dict = {"files_storage_url": files_storage_url}
+    for vendor in vendors:
+        config[vendor.source] = vendor.tap_settings(emulator.url(vendor.prefix))
+    config["talentsoft"]["referential_categories"] = ["countries", "languages"]
+    config["youserve"]["business_types"] = [7101, 8000, 101100]
+    config["coresignal"]["poll_interval_seconds"] = 1
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

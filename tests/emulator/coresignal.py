@@ -631,6 +631,18 @@ class CoresignalEmulator:
 
     # ------------------------------------------------------------------ HTTP
 
+    #: The tap's settings block this vendor answers.
+    source = "coresignal"
+
+    def tap_settings(self, base_url: str) -> dict[str, Any]:
+        """What the tap needs to talk to this vendor at ``base_url``: a small paid request, quick polls."""
+        return {
+            "base_url": base_url,
+            "api_token": self.api_token,
+            "filters": {"title": "engineer"},
+            "poll_interval_seconds": 0.05,
+        }
+
     def handle(self, request: Request) -> Response:
         """Answer one request."""
         limited = self._rate_limit(request)

@@ -274,6 +274,19 @@ class HrflowEmulator:
 
     # ------------------------------------------------------------------ HTTP
 
+    #: The tap's settings block this vendor answers.
+    source = "hrflow"
+
+    def tap_settings(self, base_url: str) -> dict[str, Any]:
+        """What the tap needs to talk to this vendor at ``base_url``: every source and board."""
+        return {
+            "base_url": base_url,
+            "api_key": self.api_key,
+            "user_email": self.user_email,
+            "source_keys": sorted(self.source_keys()),
+            "board_keys": sorted(self.board_keys()),
+        }
+
     def handle(self, request: Request) -> Response:
         """Answer one request (the server has stripped ``/hrflow``)."""
         fault = self.faults.take(request)

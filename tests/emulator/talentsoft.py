@@ -31,7 +31,7 @@ import unicodedata
 import zipfile
 from collections import Counter, OrderedDict
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
 from tests.emulator.server import Fault, Faults, Request, Response
@@ -376,6 +376,13 @@ class TalentsoftEmulator:
             self._tokens.clear()
 
     # ------------------------------------------------------------------ HTTP
+
+    #: The tap's settings block this vendor answers.
+    source = "talentsoft"
+
+    def tap_settings(self, base_url: str) -> dict[str, Any]:
+        """What the tap needs to talk to this vendor at ``base_url``."""
+        return {"base_url": base_url, "client_id": self.client_id, "client_secret": self.client_secret}
 
     def handle(self, request: Request) -> Response:
         """Answer one request (the shared server strips ``/ts``)."""

@@ -635,6 +635,19 @@ class YouserveEmulator:
             return "file"
         return "other"
 
+    #: The tap's settings block this vendor answers.
+    source = "youserve"
+
+    def tap_settings(self, base_url: str) -> dict[str, Any]:
+        """What the tap needs to talk to this vendor at ``base_url``."""
+        return {
+            "base_url": base_url,
+            "token_url": base_url + "/authentication/token",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "tenant_id": self.tenant_id,
+        }
+
     def handle(self, request: Request) -> Response:
         """Answer one request."""
         kind = self._kind(request)

@@ -13,11 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-import tap_hrdata.auth
-from tap_hrdata.http import ConductedStream, RetryPolicy
-from tests.conftest import mount
+from tests.conftest import config_for, mount
 from tests.emulator.coresignal import CoresignalEmulator
 from tests.emulator.hrflow import HrflowEmulator
 from tests.emulator.talentsoft import TalentsoftEmulator
@@ -65,15 +61,6 @@ MAIN_STREAM = {
     "coresignal": ("bulk_jobs", "/coresignal/v1/bulk_collect/"),
 }
 
-FAST = {"base_seconds": 0.01, "max_seconds": 0.05}
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries after milliseconds for every stream and token endpoint (Retry-After still wins)."""
-    monkeypatch.setattr(ConductedStream, "retry_policy", RetryPolicy(**FAST))
-    monkeypatch.setattr(tap_hrdata.auth, "RetryPolicy", lambda: RetryPolicy(**FAST))
-
 
 def make_vendor(source: str, **options: Any) -> Any:
     """A small, fresh data set of ``source``: a whole sync takes a fraction of a second."""
@@ -88,44 +75,13 @@ def make_vendor(source: str, **options: Any) -> Any:
     raise ValueError(source)
 
 
-def source_settings(emulator: Emulator, source: str, vendor: Any) -> dict[str, Any]:
-    """The settings block of ``source`` pointing at ``vendor``, with small pages."""
-    base = emulator.url(vendor.prefix)
-    if source == "talentsoft":
-        return {
-            "base_url": base,
-            "client_id": vendor.client_id,
-            "client_secret": vendor.client_secret,
-            "page_size": 10,
-            "referential_categories": ["countries", "languages"],
-        }
-    if source == "hrflow":
-        return {
-            "base_url": base,
-            "api_key": vendor.api_key,
-            "user_email": vendor.user_email,
-            "source_keys": sorted(vendor.source_keys()),
-            "board_keys": sorted(vendor.board_keys()),
-            "page_size": 10,
-        }
-    if source == "youserve":
-        return {
-            "base_url": base,
-            "token_url": base + "/authentication/token",
-            "client_id": vendor.client_id,
-            "client_secret": vendor.client_secret,
-            "tenant_id": vendor.tenant_id,
-            "page_size": 5,
-            "chunk_size_bytes": 64 * 1024,
-        }
-    if source == "coresignal":
-        return {
-            "base_url": base,
-            "api_token": vendor.api_token,
-            "filters": {"title": "engineer"},
-            "poll_interval_seconds": 0.05,
-        }
-    raise ValueError(source)
+#: Small pages, so paging and resume are exercised on small data sets.
+SMALL_PAGES: dict[str, dict[str, Any]] = {
+    "talentsoft": {"page_size": 10, "referential_categories": ["countries", "languages"]},
+    "hrflow": {"page_size": 10},
+    "youserve": {"page_size": 5, "chunk_size_bytes": 64 * 1024},
+    "coresignal": {},
+}
 
 
 @dataclass
@@ -151,7 +107,7 @@ def setup_source(emulator: Emulator, source: str, tmp_path: Path, **vendor_optio
     """Mount a fresh vendor of ``source`` and build a config for it alone."""
     vendor = mount(emulator, make_vendor(source, **vendor_options))
     root = tmp_path / "files"
-    config = {"files_storage_url": str(root), source: source_settings(emulator, source, vendor)}
+    config = config_for(emulator, vendor, files=root, **{source: dict(SMALL_PAGES[source])})
     return Setup(source, vendor, config, root)
 
 

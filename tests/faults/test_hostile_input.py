@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tap_hrdata.http import ConductedStream
+from tap_hrdata.http.client import VendorClient
 from tests.conftest import run_tap, run_tap_partial
 from tests.emulator.server import Fault, Response
 from tests.faults.conftest import assert_exactly_once, assert_union_complete, setup_source
@@ -366,7 +366,7 @@ def test_a_json_answer_that_never_ends_is_refused_not_buffered(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: tuple[str, str, str, str]
 ) -> None:
     source, path, stream, shown = case
-    monkeypatch.setattr(ConductedStream, "max_page_bytes", 2 * MB)
+    monkeypatch.setattr(VendorClient, "max_json_bytes", 2 * MB)
     setup = setup_source(emulator, source, tmp_path)
     intercept(setup.vendor, path, endless)
     started = time.monotonic()

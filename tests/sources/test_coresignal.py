@@ -15,20 +15,20 @@ import pytest
 import requests
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hrdata.http import RetryPolicy
+from tap_hrdata.http.retry import RetryPolicy
 from tap_hrdata.sources.coresignal.client import (
+    CoresignalClient,
     CoresignalError,
-    CoresignalStream,
     CorruptFileError,
     body_lines,
-    file_url_path,
-    inflate,
+    gunzip,
     parse_job,
     split_lines,
     vendor_time,
 )
+from tap_hrdata.sources.coresignal.streams import BulkJobsStream
 from tap_hrdata.tap import TapHrData
-from tests.conftest import mount, run_tap, run_tap_partial
+from tests.conftest import config_for, mount, run_tap, run_tap_partial
 from tests.emulator.coresignal import CoresignalEmulator
 from tests.emulator.server import Emulator, Fault, Request, Response
 
@@ -36,15 +36,7 @@ STREAM = "bulk_jobs"
 
 
 def cs_config(emulator: Emulator, vendor: CoresignalEmulator, **coresignal: Any) -> dict[str, Any]:
-    return {
-        "coresignal": {
-            "base_url": emulator.url(vendor.prefix),
-            "api_token": vendor.api_token,
-            "filters": {"title": "engineer"},
-            "poll_interval_seconds": 0.05,
-            **coresignal,
-        }
-    }
+    return config_for(emulator, vendor, coresignal=coresignal)
 
 
 @pytest.fixture
@@ -55,7 +47,7 @@ def vendor(emulator: Emulator) -> CoresignalEmulator:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Broken bodies are retried after milliseconds, not seconds (Retry-After is still honoured)."""
-    monkeypatch.setattr(CoresignalStream, "retry_policy", RetryPolicy(max_tries=3, base_seconds=0.01, max_seconds=0.02))
+    monkeypatch.setattr(CoresignalClient, "retry_policy", RetryPolicy(max_tries=3, base_seconds=0.01, max_seconds=0.02))
 
 
 def only_request(vendor: CoresignalEmulator) -> str:
@@ -208,7 +200,7 @@ def test_the_pending_requests_running_max_becomes_the_bookmark(emulator: Emulato
 def test_a_file_interrupted_by_a_crash_resumes_after_its_checkpoint(
     emulator: Emulator, vendor: CoresignalEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(CoresignalStream, "STATE_MSG_FREQUENCY", 25)
+    monkeypatch.setattr(BulkJobsStream, "STATE_MSG_FREQUENCY", 25)
     config = cs_config(emulator, vendor)
     vendor.faults.add(Fault(path_regex=r"/files/json/part-00001-", kind="bad_line", params={"line": 60}))
     crashed, error = run_tap_partial(config)
@@ -251,7 +243,7 @@ def test_402_is_a_clear_error_and_not_retried(emulator: Emulator) -> None:
     vendor = mount(emulator, CoresignalEmulator(jobs=300, credits=5))
     result, error = run_tap_partial(cs_config(emulator, vendor))
     assert "HTTP 402" in str(error)
-    assert "Insufficient Coresignal credits" in str(error)
+    assert "insufficient Coresignal credits" in str(error)
     assert len(vendor.request_times) == 1
     assert vendor.post_count == 0
     assert all(pending_of(state) is None for state in result.states)
@@ -424,6 +416,12 @@ def test_no_secret_in_output_or_logs(
 # ---------------------------------------------------------------------------- the reader
 
 
+def file_url_path(request_id: str, name: str) -> str:
+    config = {"coresignal": {"api_token": "t", "base_url": "https://api.example.com/cdapi"}}
+    client = CoresignalClient(config, logging.getLogger())
+    return client.file_url(request_id, name).removeprefix("https://api.example.com/cdapi")
+
+
 def test_file_names_keep_their_slashes_as_path_segments() -> None:
     assert file_url_path("r-1", "json/part-00000-x.json.gz") == "/v1/bulk_collect/r-1/files/json/part-00000-x.json.gz"
     assert file_url_path("r 1", "a b/c?d#e") == "/v1/bulk_collect/r%201/files/a%20b/c%3Fd%23e"
@@ -473,7 +471,7 @@ def test_corrupt_and_hostile_gzip_bodies() -> None:
     body = bomb.compress(b"x" * (8 << 20)) + bomb.flush()
     assert len(body) < 20_000
     with pytest.raises(CoresignalError, match="longer than"):
-        list(split_lines(inflate([body], "f"), "f", 1 << 20))
+        list(split_lines(gunzip([body], "f"), "f", 1 << 20))
 
 
 def test_vendor_time_format() -> None:

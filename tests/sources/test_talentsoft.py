@@ -13,7 +13,7 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hrdata.tap import TapHrData
-from tests.conftest import mount, run_tap, run_tap_partial
+from tests.conftest import config_for, mount, run_tap, run_tap_partial
 from tests.emulator.server import Emulator, Fault
 from tests.emulator.talentsoft import TalentsoftEmulator
 
@@ -21,15 +21,7 @@ TS_STREAMS = {"vacancies", "candidates", "applications", "attachments", "referen
 
 
 def ts_config(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path, **talentsoft: Any) -> dict[str, Any]:
-    return {
-        "files_storage_url": str(tmp_path / "files"),
-        "talentsoft": {
-            "base_url": emulator.url(vendor.prefix),
-            "client_id": vendor.client_id,
-            "client_secret": vendor.client_secret,
-            **talentsoft,
-        },
-    }
+    return config_for(emulator, vendor, files=tmp_path / "files", talentsoft=talentsoft)
 
 
 @pytest.fixture

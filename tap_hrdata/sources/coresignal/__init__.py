@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
-from tap_hrdata.sources.coresignal.client import make_authenticator
+from tap_hrdata.sources.coresignal.client import CoresignalClient
 from tap_hrdata.sources.coresignal.streams import BulkJobsStream
 
 SOURCE = Source(
     name="coresignal",
     title="Coresignal Jobs Data API Bulk Collect",
     required=("api_token",),
+    client_type=CoresignalClient,
     stream_types=(BulkJobsStream,),
-    make_authenticator=make_authenticator,
 )

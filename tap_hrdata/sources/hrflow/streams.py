@@ -6,33 +6,33 @@ vendor object, as served, in ``raw``.
 
 from __future__ import annotations
 
+import abc
+import json
 import typing as t
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_hrdata.sources.hrflow import schemas
-from tap_hrdata.sources.hrflow.client import HrflowStream, SearchStream, iso_timestamp
+from tap_hrdata.sources.hrflow.client import HrflowClient, HrflowPaginator, page_items
+from tap_hrdata.streams import VendorStream
+from tap_hrdata.values import integer, iso_timestamp, number, text, utc_timestamp
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
+    import requests
+    from singer_sdk.helpers.types import Context
+
+    from tap_hrdata.http.client import JsonResponse
 
 SCHEMAS = SchemaDirectory(schemas)
 
 
 def _obj(value: object) -> dict[str, t.Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or isinstance(value, (dict, list)) else str(value)
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _integer(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _common(item: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -44,6 +44,150 @@ def _common(item: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+class HrflowStream(VendorStream):
+    """Base of the HrFlow streams: a paged list, each item once."""
+
+    primary_keys = ("key",)
+    #: The list's path (``/profiles/searching`` ...).
+    path: t.ClassVar[str]
+    #: Where the items are: ``data[data_field]``, or ``data`` itself when None.
+    data_field: t.ClassVar[str | None] = None
+
+    @property
+    @override
+    def client(self) -> HrflowClient:
+        """The run's HrFlow client."""
+        return self._tap.client(HrflowClient)
+
+    def get_new_paginator(self, context: Context | None) -> HrflowPaginator:
+        """Page numbers from 1, to ``meta.maxPage`` or an empty page."""
+        return HrflowPaginator(self.data_field)
+
+    def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
+        """``GET {path}`` with ``page`` and ``limit``."""
+        return HTTPRequest(
+            url=f"{self.client.base_url}{self.path}",
+            params={"page": page.next_page_token or 1, "limit": int(self.settings["page_size"])},
+        )
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The pages, each item once.
+
+        Pages are read from a live, sorted list: an item updated (or added) between two page
+        requests shifts the rest, and the next page starts with the previous page's last
+        items again. Only the keys of one page are kept, so memory does not grow with the list.
+        """
+        paginator = self.get_new_paginator(context)
+        previous: set[str] = set()
+        while not paginator.finished:
+            request = self.get_http_request(page=PageContext(context, paginator.current_value))
+            answer = self.client.call(request, self.read_page, stream=self.name)
+            self.stats.add(bytes=answer.size)
+            current: set[str] = set()
+            repeated = 0
+            for item in page_items(answer, self.data_field):
+                key = str(item["key"])
+                if key in previous or key in current:
+                    repeated += 1
+                    continue
+                current.add(key)
+                if self.wanted(item):
+                    yield self.item_record(item)
+            if repeated:
+                self.logger.info(
+                    "hrflow stream '%s': page %d: %d item(s) read on the previous page skipped (the list moved)",
+                    self.name,
+                    paginator.current_value,
+                    repeated,
+                )
+            previous = current
+            paginator.advance(answer)
+
+    def read_page(self, response: requests.Response) -> JsonResponse:
+        """A page read and checked inside the retry: an HrFlow envelope holding a list of items."""
+        answer = self.client.read_json(response, stream=self.name)
+        page_items(answer, self.data_field)
+        return answer
+
+    def wanted(self, item: dict[str, t.Any]) -> bool:
+        """Whether an item of a page is emitted (all of them, unless a bookmark says otherwise)."""
+        return True
+
+    @abc.abstractmethod
+    def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The stream's record for one vendor object."""
+
+
+class SearchStream(HrflowStream):
+    """A list over configured containers, newest ``updated_at`` first, incremental on it.
+
+    All the configured keys go in one query (one JSON list). Records at or before the
+    starting bookmark (or ``start_date``) are not emitted again, and paging stops at the
+    first page holding only such records, so a rerun with nothing new costs one call.
+    Since records arrive newest first, the stream is not sorted in replication-key order:
+    the SDK commits the highest value seen only once the stream completes, so an
+    interrupted run never moves the bookmark past records it did not emit.
+    """
+
+    replication_key = "updated_at"
+    is_sorted = False
+    #: The setting holding the container keys, also the query parameter.
+    keys_setting: t.ClassVar[str]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cutoff: datetime | None = None
+
+    @property
+    def container_keys(self) -> list[str]:
+        """The configured keys (sources or boards)."""
+        return list(self.settings.get(self.keys_setting) or [])
+
+    @override
+    def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
+        """The keys as a JSON list, paging, and newest first."""
+        request = super().get_http_request(page=page)
+        request.params = {
+            self.keys_setting: json.dumps(self.container_keys),
+            **request.params,
+            "sort_by": "updated_at",
+            "order_by": "desc",
+        }
+        return request
+
+    @override
+    def get_new_paginator(self, context: Context | None) -> HrflowPaginator:
+        """Page numbers from 1, stopping early at records already synced."""
+        return HrflowPaginator(self.data_field, self._cutoff)
+
+    def starting_cutoff(self, context: Context | None) -> datetime | None:
+        """Records at or before this were emitted by an earlier run (or precede ``start_date``)."""
+        if self.replication_method != "INCREMENTAL":
+            return None
+        value = self.get_starting_replication_key_value(context)
+        moment = utc_timestamp(value)
+        if value is not None and moment is None:
+            msg = f"hrflow stream '{self.name}': bookmark or start_date {value!r} is not a timestamp"
+            raise ValueError(msg)
+        return moment
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The list's pages, or nothing (with a warning) when no key is configured."""
+        if not self.container_keys:
+            self.logger.warning("hrflow stream '%s': hrflow.%s is empty, nothing to sync", self.name, self.keys_setting)
+            return
+        self._cutoff = self.starting_cutoff(context)
+        yield from super().get_records(context)
+
+    @override
+    def wanted(self, item: dict[str, t.Any]) -> bool:
+        """Items updated after the cutoff (all of them on a full run)."""
+        updated = utc_timestamp(item.get("updated_at"))
+        return self._cutoff is None or updated is None or updated > self._cutoff
+
+
 class ProfilesStream(SearchStream):
     """Profiles of the configured sources (``GET /profiles/searching``)."""
 
@@ -53,6 +197,7 @@ class ProfilesStream(SearchStream):
     data_field = "profiles"
     keys_setting = "source_keys"
 
+    @override
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
         """Key, reference, source, dates, names, email, phone and location; ``raw`` keeps it all."""
         info = _obj(item.get("info"))
@@ -60,19 +205,19 @@ class ProfilesStream(SearchStream):
         source = _obj(item.get("source"))
         return {
             **_common(item),
-            "reference": _text(item.get("reference")),
-            "source_key": _text(source.get("key")),
-            "source_name": _text(source.get("name")),
+            "reference": text(item.get("reference")),
+            "source_key": text(source.get("key")),
+            "source_name": text(source.get("name")),
             "archived_at": iso_timestamp(item.get("archived_at")),
-            "full_name": _text(info.get("full_name")),
-            "first_name": _text(info.get("first_name")),
-            "last_name": _text(info.get("last_name")),
-            "email": _text(info.get("email")),
-            "phone": _text(info.get("phone")),
-            "location_text": _text(location.get("text")),
-            "location_lat": _number(location.get("lat")),
-            "location_lng": _number(location.get("lng")),
-            "text_language": _text(item.get("text_language")),
+            "full_name": text(info.get("full_name")),
+            "first_name": text(info.get("first_name")),
+            "last_name": text(info.get("last_name")),
+            "email": text(info.get("email")),
+            "phone": text(info.get("phone")),
+            "location_text": text(location.get("text")),
+            "location_lat": number(location.get("lat")),
+            "location_lng": number(location.get("lng")),
+            "text_language": text(item.get("text_language")),
             "raw": item,
         }
 
@@ -86,6 +231,7 @@ class JobsStream(SearchStream):
     data_field = "jobs"
     keys_setting = "board_keys"
 
+    @override
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
         """Key, reference, board, dates, name, URL and location; ``raw`` keeps it all."""
         location = _obj(item.get("location"))
@@ -93,15 +239,15 @@ class JobsStream(SearchStream):
         board = _obj(item.get("board"))
         return {
             **_common(item),
-            "reference": _text(item.get("reference")),
-            "board_key": _text(board.get("key")),
-            "board_name": _text(board.get("name")),
+            "reference": text(item.get("reference")),
+            "board_key": text(board.get("key")),
+            "board_name": text(board.get("name")),
             "archived_at": iso_timestamp(item.get("archived_at")),
-            "name": _text(item.get("name")),
-            "url": _text(item.get("url")) or None,
-            "location_text": _text(location.get("text")),
-            "location_lat": _number(geopoint.get("lat")),
-            "location_lng": _number(geopoint.get("lon")),
+            "name": text(item.get("name")),
+            "url": text(item.get("url")) or None,
+            "location_text": text(location.get("text")),
+            "location_lat": number(geopoint.get("lat")),
+            "location_lng": number(geopoint.get("lon")),
             "raw": item,
         }
 
@@ -109,15 +255,16 @@ class JobsStream(SearchStream):
 class ContainerStream(HrflowStream):
     """A workspace's sources or boards: a short list, synced whole."""
 
+    @override
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
         """Key, name, kind, dates and size; ``raw`` keeps it all."""
         return {
             **_common(item),
-            "name": _text(item.get("name")),
-            "description": _text(item.get("description")),
-            "type": _text(item.get("type")),
-            "subtype": _text(item.get("subtype")),
-            "size": _integer(_obj(item.get("stats")).get("size")),
+            "name": text(item.get("name")),
+            "description": text(item.get("description")),
+            "type": text(item.get("type")),
+            "subtype": text(item.get("subtype")),
+            "size": integer(_obj(item.get("stats")).get("size")),
             "raw": item,
         }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
-from tap_hrdata.sources.talentsoft.client import make_authenticator
+from tap_hrdata.sources.talentsoft.client import TalentsoftClient
 from tap_hrdata.sources.talentsoft.streams import (
     ApplicationsStream,
     AttachmentsStream,
@@ -16,6 +16,7 @@ SOURCE = Source(
     name="talentsoft",
     title="Cegid Talentsoft Recruiting exports",
     required=("base_url", "client_id", "client_secret"),
+    client_type=TalentsoftClient,
     stream_types=(
         VacanciesStream,
         CandidatesStream,
@@ -23,5 +24,4 @@ SOURCE = Source(
         AttachmentsStream,
         ReferentialsStream,
     ),
-    make_authenticator=make_authenticator,
 )

@@ -7,19 +7,26 @@ records, so no extra API call is ever made for them.
 
 from __future__ import annotations
 
+import abc
 import typing as t
+from urllib.parse import quote
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk.streams.rest import HTTPRequest, PageContext
+from typing_extensions import override
 
 from tap_hrdata.children import InlineChildStream
+from tap_hrdata.framing import FrameTooLargeError, iter_frames
 from tap_hrdata.sources.talentsoft import schemas
 from tap_hrdata.sources.talentsoft.client import (
-    SOURCE_NAME,
     ExportDataError,
     ExportDocument,
-    ExportStream,
-    TalentsoftStream,
+    ExportPaginator,
+    TalentsoftClient,
+    parse_frame,
 )
+from tap_hrdata.streams import VendorStream
+from tap_hrdata.values import label, text
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,18 +35,118 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 SCHEMAS = SchemaDirectory(schemas)
+READ_CHUNK_BYTES = 1 << 20  # network reads
 
 
-def _label(value: t.Any) -> t.Any:  # vendor values are untyped JSON
-    """A referential value as users query it: its label when it is an object."""
-    if isinstance(value, dict):
-        return value.get("label") or value.get("name") or value.get("code") or value.get("id")
-    return value
+class TalentsoftStream(VendorStream):
+    """Base of the Talentsoft streams: the source's client."""
+
+    @property
+    @override
+    def client(self) -> TalentsoftClient:
+        """The run's Talentsoft client."""
+        return self._tap.client(TalentsoftClient)
 
 
-def _text(value: t.Any) -> str | None:
-    label = _label(value)
-    return None if label is None else str(label)
+class ExportStream(TalentsoftStream):
+    """An export endpoint read as frames, incremental on the records' ``offset``.
+
+    The export is sorted by offset, so the bookmark is the offset of the last record
+    emitted and an interrupted run resumes at bookmark + 1. With a ``filter`` the
+    offsets are positions in the filtered set, so the bookmark is kept per filter value
+    (a state partition).
+    """
+
+    replication_key = "offset"
+    is_sorted = True
+    #: Name of the export endpoint (``vacancies``, ``candidates``).
+    export: t.ClassVar[str]
+    #: Name of the zip entry holding the JSON document.
+    document_entry: t.ClassVar[str]
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """One partition per filter value, so each keeps its own bookmark."""
+        export_filter = self.settings.get("filter")
+        return [{"export_filter": export_filter}] if export_filter else None
+
+    def get_new_paginator(self, context: Context | None) -> ExportPaginator:
+        """Offsets from the record after the bookmark (or 0), ``page_size`` at a time."""
+        bookmark = self.get_starting_replication_key_value(context)
+        start = int(bookmark) + 1 if bookmark is not None else 0
+        return ExportPaginator(start, int(self.settings["page_size"]))
+
+    def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
+        """``GET /api/exports/v1/{export}`` with offset, limit and the vendor filter."""
+        params: dict[str, t.Any] = {"offset": page.next_page_token or 0, "limit": int(self.settings["page_size"])}
+        if self.settings.get("filter"):
+            params["filter"] = self.settings["filter"]
+        return HTTPRequest(url=f"{self.client.base_url}/api/exports/v1/{self.export}", params=params)
+
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Page through the export, resuming a broken body after the last record taken."""
+        paginator = self.get_new_paginator(context)
+        export_filter = self.settings.get("filter")
+        answered: list[requests.Response] = []
+
+        def read(response: requests.Response) -> Iterator[ExportDocument]:
+            answered[:] = [response]
+            paginator.read_total(response)
+            yield from self.read_documents(response, paginator)
+
+        while not paginator.finished:
+            for document in self.client.body(
+                lambda: self.get_http_request(page=PageContext(context, paginator.position)),
+                read,
+                stream=self.name,
+                where=f"export at offset {paginator.position}",
+            ):
+                record = self.document_record(document)
+                record["export_filter"] = export_filter
+                del document
+                yield record
+                # Back here, this record and its child streams' records are written: the
+                # frame goes before the next one is read, so one frame is in memory.
+                self.document_done()
+            paginator.advance(answered[0])
+        if paginator.short_total:
+            self.logger.warning(
+                "talentsoft stream '%s': Content-Range announced %s records but the export ended at %d",
+                self.name,
+                paginator.total,
+                paginator.position,
+            )
+
+    def read_documents(self, response: requests.Response, paginator: ExportPaginator) -> Iterator[ExportDocument]:
+        """The documents of one answer, each taken once, one frame in memory at a time."""
+        limit = int(self.settings["max_frame_bytes"])
+        try:
+            for frame in iter_frames(response.iter_content(READ_CHUNK_BYTES), limit):
+                self.stats.add(bytes=len(frame) + 4)
+                where = f"talentsoft stream '{self.name}': frame at offset {paginator.position}"
+                document = parse_frame(frame, entry=self.document_entry, limit=limit, where=where, logger=self.logger)
+                del frame  # the document's archive holds it: it goes with the document
+                if not paginator.take(document.offset):
+                    self.logger.warning(
+                        "talentsoft stream '%s': the export served the record at offset %d again; skipped",
+                        self.name,
+                        document.offset,
+                    )
+                    continue
+                yield document
+                del document
+        except FrameTooLargeError as exc:
+            msg = f"talentsoft stream '{self.name}': frame at offset {paginator.position}: {exc}"
+            raise ExportDataError(msg) from exc
+
+    @abc.abstractmethod
+    def document_record(self, document: ExportDocument) -> dict[str, t.Any]:
+        """The stream's record for one export document."""
+
+    def document_done(self) -> None:
+        """The last document's record, and its child streams' records, are written."""
 
 
 class VacanciesStream(ExportStream):
@@ -51,6 +158,7 @@ class VacanciesStream(ExportStream):
     export = "vacancies"
     document_entry = "offerdetail"
 
+    @override
     def document_record(self, document: ExportDocument) -> dict[str, t.Any]:
         """Typed columns plus the complete document as ``raw``."""
         detail = document.document.get("offerDetail")
@@ -63,12 +171,12 @@ class VacanciesStream(ExportStream):
         return {
             "reference": str(detail["reference"]),
             "offset": document.offset,
-            "title": _text(detail.get("title")),
-            "status": _text(detail.get("status")),
-            "organisation": _text(detail.get("organisation")),
-            "location_city": _text(location.get("city")),
-            "location_country": _text(location.get("country")),
-            "contract_type": _text(detail.get("contractType")),
+            "title": label(detail.get("title")),
+            "status": label(detail.get("status")),
+            "organisation": label(detail.get("organisation")),
+            "location_city": label(location.get("city")),
+            "location_country": label(location.get("country")),
+            "contract_type": label(detail.get("contractType")),
             "creation_date": detail.get("creationDate"),
             "update_date": detail.get("updateDate"),
             "raw": document.document,
@@ -91,6 +199,7 @@ class CandidatesStream(ExportStream):
         #: The frame of the candidate being emitted, read by the child streams.
         self.current: ExportDocument | None = None
 
+    @override
     def document_record(self, document: ExportDocument) -> dict[str, t.Any]:
         """Typed columns plus the complete document (applications, attachment list) as ``raw``."""
         detail = document.document.get("candidateDetail")
@@ -101,11 +210,11 @@ class CandidatesStream(ExportStream):
         return {
             "id": str(detail["id"]),
             "offset": document.offset,
-            "first_name": _text(detail.get("firstName")),
-            "last_name": _text(detail.get("lastName")),
-            "email": _text(detail.get("email")),
-            "phone": _text(detail.get("phone")),
-            "status": _text(detail.get("status")),
+            "first_name": label(detail.get("firstName")),
+            "last_name": label(detail.get("lastName")),
+            "email": label(detail.get("email")),
+            "phone": label(detail.get("phone")),
+            "status": label(detail.get("status")),
             "creation_date": detail.get("creationDate"),
             "update_date": detail.get("updateDate"),
             "application_count": len(document.document.get("applications") or []),
@@ -113,10 +222,12 @@ class CandidatesStream(ExportStream):
             "raw": document.document,
         }
 
+    @override
     def document_done(self) -> None:
         """The child streams have read the frame: let it go before the next one is read."""
         self.current = None
 
+    @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         """Children only need the candidate id; the frame itself stays in ``current``."""
         return {"candidate_id": record["id"]}
@@ -125,13 +236,18 @@ class CandidatesStream(ExportStream):
 class CandidateChildStream(InlineChildStream):
     """A stream fed by the candidate frame being emitted (no request of its own)."""
 
-    source = SOURCE_NAME
     parent_stream_type = CandidatesStream
+
+    @property
+    @override
+    def client(self) -> TalentsoftClient:
+        """The run's Talentsoft client (for the summary: children make no call)."""
+        return self._tap.client(TalentsoftClient)
 
     def current_document(self, context: Context | None) -> ExportDocument:
         """The parent's current frame, checked against the child context."""
         parent = self._tap.streams["candidates"]
-        document = getattr(parent, "current", None)
+        document = parent.current if isinstance(parent, CandidatesStream) else None
         if document is None or context is None:
             msg = f"talentsoft stream '{self.name}' runs only as a child of 'candidates'"
             raise RuntimeError(msg)
@@ -145,6 +261,7 @@ class ApplicationsStream(CandidateChildStream):
     primary_keys = ("candidate_id", "application_id")
     schema = StreamSchema(SCHEMAS)
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """One record per element of the candidate's ``applications``."""
         document = self.current_document(context)
@@ -155,10 +272,10 @@ class ApplicationsStream(CandidateChildStream):
             yield {
                 "candidate_id": candidate_id,
                 "application_id": str(application_id) if application_id is not None else f"#{index}",
-                "vacancy_reference": _text(item.get("vacancyReference") or item.get("offerReference")),
-                "status": _text(item.get("status")),
+                "vacancy_reference": label(item.get("vacancyReference") or item.get("offerReference")),
+                "status": label(item.get("status")),
                 "application_date": item.get("applicationDate"),
-                "origin": _text(item.get("origin")),
+                "origin": label(item.get("origin")),
                 "raw": item,
             }
 
@@ -170,6 +287,7 @@ class AttachmentsStream(CandidateChildStream):
     primary_keys = ("candidate_id", "attachment_id")
     schema = StreamSchema(SCHEMAS)
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Store each attachment's zip entry (looked up by id) and describe it."""
         document = self.current_document(context)
@@ -185,13 +303,12 @@ class AttachmentsStream(CandidateChildStream):
                 ("talentsoft", "attachments", candidate_id, attachment_id),
                 document.archive.iter_entry(attachment_id, f"talentsoft stream 'attachments': {where}"),
             )
-            self.stats.files += 1
-            self.stats.bytes += stored.size
+            self.stats.add(bytes=stored.size, files=1)
             yield {
                 "candidate_id": candidate_id,
                 "attachment_id": attachment_id,
-                "filename": meta.get("filename"),
-                "mime_type": meta.get("mimeType"),
+                "filename": text(meta.get("filename")),
+                "mime_type": text(meta.get("mimeType")),
                 "is_resume": meta.get("isResume"),
                 "size_bytes": stored.size,
                 "sha256": stored.sha256,
@@ -207,46 +324,46 @@ class ReferentialsStream(TalentsoftStream):
     name = "referentials"
     primary_keys = ("category", "id")
     schema = StreamSchema(SCHEMAS)
-    path = "/api/v1/referentials/{category}"
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]]:
         """One partition per configured category."""
         return [{"category": category} for category in self.settings["referential_categories"]]
 
-    def get_url(self, context: Context | None) -> str:
-        """The category's URL, the category quoted as one path segment."""
-        from urllib.parse import quote  # noqa: PLC0415
+    def get_http_request(self, *, page: PageContext[None]) -> HTTPRequest:
+        """``GET /api/v1/referentials/{category}``, the category quoted as one path segment."""
+        category = str((page.stream_context or {}).get("category", ""))
+        return HTTPRequest(url=f"{self.client.base_url}/api/v1/referentials/{quote(category, safe='')}")
 
-        category = (context or {}).get("category", "")
-        return f"{self.url_base}/api/v1/referentials/{quote(str(category), safe='')}"
-
-    def get_new_paginator(self) -> None:
-        """A category is one answer."""
-
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Records of one category (none when no category is configured)."""
-        if not (context or {}).get("category"):
+        """The items of one category: a JSON array, or an object's ``items``/``data``."""
+        category = (context or {}).get("category")
+        if not category:
             return
-        yield from super().get_records(context)
-
-    def parse_response(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
-        """Items of a JSON array (or of an object's ``items``/``data``)."""
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            msg = f"talentsoft stream 'referentials': {response.url and 'answer'} is not JSON"
-            raise ExportDataError(msg) from exc
-        items = payload if isinstance(payload, list) else payload.get("items") or payload.get("data") or []
+        answer = self.client.json(self.get_http_request(page=PageContext(context, None)), stream=self.name)
+        self.stats.add(bytes=answer.size)
+        payload = answer.json()
+        items = payload if isinstance(payload, list) else None
+        if isinstance(payload, dict):
+            items = payload.get("items") or payload.get("data") or []
+        if not isinstance(items, list):
+            msg = f"talentsoft stream 'referentials': category {category!r} answered without a list of items"
+            raise ExportDataError(msg)
         for item in items:
-            yield {
-                "id": str(item.get("id")),
-                "code": item.get("code"),
-                "label": item.get("label"),
-                "raw": item,
-            }
+            if not isinstance(item, dict):
+                msg = f"talentsoft stream 'referentials': category {category!r} holds an item that is not an object"
+                raise ExportDataError(msg)
+            yield self.item_record(category, item)
 
-    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Stamp the category (it is also the state partition)."""
-        row["category"] = (context or {}).get("category")
-        return super().post_process(row, context)
+    @staticmethod
+    def item_record(category: str, item: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The record of one referential item: its category, id, code and label, and ``raw``."""
+        return {
+            "category": category,
+            "id": str(item.get("id")),
+            "code": text(item.get("code")),
+            "label": text(item.get("label")),
+            "raw": item,
+        }

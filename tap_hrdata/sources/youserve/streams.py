@@ -30,20 +30,30 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from singer_sdk import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from tap_hrdata.sources.youserve import schemas
 from tap_hrdata.sources.youserve.client import (
     FileDataError,
     ListedFile,
-    YouserveStream,
+    ListingPaginator,
+    YouserveClient,
+    business_type_ids,
+    listing_entries,
     listing_filter,
-    parse_datetime,
 )
+from tap_hrdata.sources.youserve.downloads import FileDownloader
+from tap_hrdata.streams import VendorStream
+from tap_hrdata.values import parse_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    import requests
     from singer_sdk.helpers.types import Context
+
+    from tap_hrdata.http.client import JsonResponse
+    from tap_hrdata.storage import StoredFile
 
 SCHEMAS = SchemaDirectory(schemas)
 
@@ -65,7 +75,7 @@ class EmittedAt:
         if not isinstance(marker, dict) or not isinstance(marker.get("file_ids"), list):
             return None
         try:
-            uploaded = parse_datetime(marker.get("upload_date"))  # type: ignore[arg-type]  # str checked inside
+            uploaded = parse_timestamp(marker.get("upload_date"))  # type: ignore[arg-type]  # str checked inside
         except ValueError:
             return None
         return cls(uploaded=uploaded, file_ids=frozenset(str(i) for i in marker["file_ids"]))
@@ -85,7 +95,7 @@ class Confirmed:
         if not value or state.get("replication_key") != replication_key:
             return None
         try:
-            bookmark = parse_datetime(str(value))
+            bookmark = parse_timestamp(str(value))
         except ValueError:
             return None
         marker = EmittedAt.from_state(state)
@@ -99,7 +109,7 @@ class Confirmed:
         return listed.uploaded == self.bookmark and listed.file_id in self.at_bookmark
 
 
-class DeliveredFilesStream(YouserveStream):
+class DeliveredFilesStream(VendorStream):
     """Delivered files, oldest upload first; incremental on ``upload_date``."""
 
     name = "delivered_files"
@@ -114,14 +124,31 @@ class DeliveredFilesStream(YouserveStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.deleted_files = 0
+        self.business_types = business_type_ids(self.settings.get("business_types"))
+        self.page_size = int(self.settings["page_size"])
+        self.downloader = FileDownloader(
+            self.client,
+            self._tap.storage,
+            self.stats,
+            stream=self.name,
+            chunk_size=int(self.settings["chunk_size_bytes"]),
+        )
 
     @property
+    @override
+    def client(self) -> YouserveClient:
+        """The run's YouServe client."""
+        return self._tap.client(YouserveClient)
+
+    @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
         """One bookmark per configured set of business types (none configured: all types)."""
         if not self.business_types:
             return None
         return [{"business_types": ",".join(str(bt) for bt in self.business_types)}]
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Delete what the starting state confirms, then download and emit what follows it."""
         state = self.get_context_state(context)
@@ -136,7 +163,7 @@ class DeliveredFilesStream(YouserveStream):
         previous: datetime | None = None
         emitted: set[str] = set()
         business_types = (context or {}).get("business_types")
-        for entry in self.iter_listing(context, odata_filter):
+        for entry in self.iter_listing(odata_filter):
             listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if previous is not None and listed.uploaded < previous:
                 msg = (
@@ -152,25 +179,30 @@ class DeliveredFilesStream(YouserveStream):
             if listed.file_id in emitted:
                 continue  # seen twice in one run: an upload shifted the pages
             tenant = listed.tenant_id or str(self.settings["tenant_id"])
-            stored = self.download(listed, ("youserve", tenant, listed.business_type_id, listed.file_id))
-            yield {
-                "file_id": listed.file_id,
-                "file_name": listed.file_name,
-                "file_size": listed.size,
-                "tenant_id": listed.tenant_id,
-                "business_type_id": listed.business_type_id,
-                "business_type_name": listed.business_type_name,
-                "publisher_id": listed.publisher_id,
-                "upload_date": listed.upload_date,
-                "sha256": stored.sha256,
-                "storage_uri": stored.uri,
-                "content_base64": stored.content_base64,
-                "business_types": business_types,
-                "raw": listed.raw,
-            }
+            stored = self.downloader.download(listed, ("youserve", tenant, listed.business_type_id, listed.file_id))
+            yield self.file_record(listed, stored, business_types)
             # Back here, the SDK has written the record and moved the bookmark to its date.
             emitted.add(listed.file_id)
             self._note_emitted(state, listed)
+
+    @staticmethod
+    def file_record(listed: ListedFile, stored: StoredFile, business_types: str | None) -> dict[str, t.Any]:
+        """The record of a stored file: its listing entry's columns, where its bytes are, ``raw``."""
+        return {
+            "file_id": listed.file_id,
+            "file_name": listed.file_name,
+            "file_size": listed.size,
+            "tenant_id": listed.tenant_id,
+            "business_type_id": listed.business_type_id,
+            "business_type_name": listed.business_type_name,
+            "publisher_id": listed.publisher_id,
+            "upload_date": listed.upload_date,
+            "sha256": stored.sha256,
+            "storage_uri": stored.uri,
+            "content_base64": stored.content_base64,
+            "business_types": business_types,
+            "raw": listed.raw,
+        }
 
     def _note_emitted(self, state: dict[str, t.Any], listed: ListedFile) -> None:
         """Name the file next to the bookmark, and checkpoint: each file is costly to fetch again."""
@@ -179,7 +211,23 @@ class DeliveredFilesStream(YouserveStream):
             marker.setdefault("file_ids", []).append(listed.file_id)
         else:
             state[FILES_AT_BOOKMARK] = {"upload_date": listed.upload_date, "file_ids": [listed.file_id]}
-        self._tap.state_writer.write_state(self.tap_state)
+        self.emit_state()
+
+    def iter_listing(self, odata_filter: str) -> Iterator[dict[str, t.Any]]:
+        """Entries of ``GET /files`` for ``odata_filter``, oldest upload first, page by page."""
+        paginator = ListingPaginator(self.page_size)
+        while not paginator.finished:
+            request = self.client.listing_request(paginator.current_value, self.page_size, odata_filter)
+            answer = self.client.call(request, self.read_listing_page, stream=self.name, where="the file listing")
+            self.stats.add(bytes=answer.size)
+            yield from listing_entries(answer)
+            paginator.advance(answer)
+
+    def read_listing_page(self, response: requests.Response) -> JsonResponse:
+        """A listing page read and checked inside the retry (a body that is not JSON is asked again)."""
+        answer = self.client.read_json(response, stream=self.name)
+        listing_entries(answer)
+        return answer
 
     def delete_confirmed(self, context: Context | None, confirmed: Confirmed | None) -> None:
         """Delete the files the starting state confirms (downloaded by us, committed downstream)."""
@@ -194,13 +242,13 @@ class DeliveredFilesStream(YouserveStream):
             before=before + timedelta(milliseconds=1),
         )
         candidates: list[tuple[str, str | None]] = []
-        for entry in self.iter_listing(context, odata_filter):
+        for entry in self.iter_listing(odata_filter):
             listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if confirmed.covers(listed):
                 candidates.append((listed.file_id, listed.file_name))
         gone = 0
         for file_id, file_name in candidates:
-            if self.delete_file(file_id):
+            if self.client.delete_file(file_id, stream=self.name):
                 self.deleted_files += 1
                 self.logger.info("youserve stream '%s': deleted file %s (%r)", self.name, file_id, file_name)
             else:

@@ -1,4 +1,4 @@
-"""The shared client-side rate limiter: never more than N calls in any window, across threads."""
+"""The rate limiter under a source's client: never more than N calls in any window, across threads."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import threading
 import time
 
 import pytest
-import requests
 
-from tap_hrdata.ratelimit import RateLimitedAdapter, RateLimiter, rate_limited_session
-from tests.emulator.server import Emulator
+from tap_hrdata.http.throttle import RateLimiter
 
 
 class FakeClock:
@@ -100,19 +98,3 @@ def test_threads_share_one_limit() -> None:
     assert busiest_window(slots, 0.2) == 5
     assert all(now >= slot for slot, now in sent)  # nobody went before its slot
     assert max(slots) - min(slots) >= 3 * 0.2  # 20 calls at 5 per 0.2 s take at least 3 periods
-
-
-def test_the_adapter_waits_once_per_send(emulator: Emulator) -> None:
-    class Counting(RateLimiter):
-        acquired = 0
-
-        def acquire(self) -> float:
-            self.acquired += 1
-            return super().acquire()
-
-    limiter = Counting(100, 1.0)
-    session = rate_limited_session(limiter, requests.Session())
-    assert isinstance(session.get_adapter("https://example.com/"), RateLimitedAdapter)
-    for _ in range(3):
-        session.get(emulator.url("/nowhere/x"), timeout=5).close()
-    assert limiter.acquired == 3

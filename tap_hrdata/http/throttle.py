@@ -1,4 +1,4 @@
-"""A client-side rate limiter shared by every call to one API, whatever thread makes it.
+"""Throttling: how a source's client paces its sends, whatever thread makes them.
 
 Vendors publish limits as "N requests per second" and count them on their side, by
 arrival. :class:`RateLimiter` hands out send times ("slots") so that no ``max_calls + 1``
@@ -6,9 +6,8 @@ slots ever fall within one ``period``: a burst is spread out before it reaches t
 vendor, instead of being answered with 429s and retried. Each caller reserves its slot
 under a lock and sleeps outside it, so threads queue in order and none of them spins.
 
-:class:`RateLimitedAdapter` puts the limiter under a ``requests`` session, where it sees
-every request actually sent, retries included, exactly once (authenticators also run when
-a request is prepared, so waiting there would count some requests twice).
+The client calls :meth:`Throttle.before_send` right before each request it sends, retries
+and token requests included, so the limiter counts exactly what reaches the vendor.
 """
 
 from __future__ import annotations
@@ -19,12 +18,22 @@ import time
 import typing as t
 from collections import deque
 
-from requests.adapters import HTTPAdapter
-
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
-    import requests
+
+class Throttle(t.Protocol):
+    """What a client asks of its source's pacing before every send."""
+
+    def before_send(self) -> None:
+        """Wait, if needed, until the next request may go."""
+
+
+class Unthrottled:
+    """No pacing: sources without a published rate limit."""
+
+    def before_send(self) -> None:
+        """Never waits."""
 
 
 class RateLimiter:
@@ -84,38 +93,6 @@ class RateLimiter:
             self._sleep(delay)
         return slot
 
-    def __enter__(self) -> RateLimiter:
+    def before_send(self) -> None:
+        """The :class:`Throttle` step: wait for the next free slot."""
         self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class RateLimitedAdapter(HTTPAdapter):
-    """A ``requests`` transport adapter that waits for the limiter before each send."""
-
-    def __init__(self, limiter: RateLimiter, **kwargs: t.Any) -> None:
-        super().__init__(**kwargs)
-        self.limiter = limiter
-
-    def send(  # type: ignore[override]  # noqa: PLR0917  # requests' own signature
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: str | tuple[str, str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        """Send ``request`` once its slot has come."""
-        self.limiter.acquire()
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-
-
-def rate_limited_session(limiter: RateLimiter, session: requests.Session) -> requests.Session:
-    """Route every http(s) request of ``session`` through ``limiter``; returns the session."""
-    adapter = RateLimitedAdapter(limiter)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session

@@ -1,0 +1,111 @@
+"""The base of every stream: the SDK's ``Stream``, its source's client, and what it cost.
+
+Streams of this tap are not REST pages the SDK could fetch by itself (framed exports,
+ranged file downloads, a paid asynchronous request, pages whose errors hide in their
+bodies), so each derives from the SDK's plain ``Stream``, as the SDK's cookiecutter does
+for "Other" sources, and asks its source's :class:`~tap_hrdata.http.client.VendorClient`
+for every byte. Records are counted by the SDK's own record counter, API calls and
+retries by the client, bytes and files by :class:`~tap_hrdata.stats.StreamStats`; the
+summary line at the end of the run puts the three together.
+"""
+
+from __future__ import annotations
+
+import abc
+import typing as t
+
+from singer_sdk import Stream, metrics
+from typing_extensions import override
+
+from tap_hrdata.selection import MemoSelectionMask
+from tap_hrdata.stats import StreamStats
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from singer_sdk.singerlib.catalog import SelectionMask
+
+    from tap_hrdata.http.client import VendorClient
+    from tap_hrdata.tap import TapHrData
+
+
+class RecordCounter(metrics.Counter):
+    """The SDK's record counter (its periodic metric lines), also keeping the run's total."""
+
+    def __init__(self, stream: str, *, on_increment: Callable[[int], None], log_interval: float) -> None:
+        super().__init__(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: stream}, log_interval=log_interval)
+        self._on_increment = on_increment
+
+    @override
+    def increment(self, value: int = 1) -> None:
+        """Count ``value`` records written."""
+        self._on_increment(value)
+        super().increment(value)
+
+
+class VendorStream(Stream):
+    """Base of every stream of the tap."""
+
+    _tap: TapHrData
+
+    def __init__(self, tap: TapHrData) -> None:
+        super().__init__(tap=tap)
+        #: Records the SDK wrote for this stream in this run.
+        self.records_written = 0
+        self.stats = StreamStats(self.name, self.logger, lambda: self.records_written)
+        self._memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
+
+    @property
+    @abc.abstractmethod
+    def client(self) -> VendorClient:
+        """The HTTP client of the stream's source (one per source and run)."""
+
+    @property
+    def settings(self) -> dict[str, t.Any]:
+        """The settings of the stream's source, defaults applied."""
+        return self.client.settings
+
+    @property
+    @override
+    def mask(self) -> SelectionMask:
+        """The SDK's selection mask, as a :class:`MemoSelectionMask` (same answers, faster)."""
+        sdk_mask = super().mask
+        if self._memo_mask is None or self._memo_mask[0] is not sdk_mask:
+            self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
+        return self._memo_mask[1]
+
+    @override
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """The SDK's record counter, adding to :attr:`records_written` as it counts."""
+        counter = RecordCounter(self.name, on_increment=self._count_records, log_interval=log_interval)
+        if endpoint:
+            counter.tags[metrics.Tag.ENDPOINT] = endpoint
+        return counter
+
+    def _count_records(self, value: int) -> None:
+        self.records_written += value
+
+    def emit_state(self) -> None:
+        """Write a STATE message now, through the SDK's state writer.
+
+        The SDK writes state every ``STATE_MSG_FREQUENCY`` records and at the end; a paid
+        request's id, or a file just stored, must not wait for that.
+        """
+        self._tap.state_writer.write_state(self.tap_state)
+
+    def summary(self) -> str:
+        """The end-of-run line: records, files, bytes, API calls and retries."""
+        return (
+            f"Summary of stream '{self.name}': {self.records_written} records, {self.stats.files} files, "
+            f"{self.stats.bytes} bytes, {self.client.calls[self.name]} API calls, "
+            f"{self.client.retries[self.name]} retries"
+        )
+
+    @override
+    def log_sync_costs(self) -> None:
+        """Called by the SDK for every stream once all have synced: log the summary line."""
+        super().log_sync_costs()
+        if self.records_written or self.stats.files or self.client.calls[self.name]:
+            self.logger.info(self.summary())

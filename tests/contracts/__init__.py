@@ -1,0 +1,1 @@
+"""Contract fixtures: vendor answer shapes from the vendors' docs and public clients."""
