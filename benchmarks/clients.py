@@ -136,17 +136,22 @@ def member_pieces(frame: memoryview, member: tuple[int, int, int, int, int]) -> 
 # ---- Talentsoft ---------------------------------------------------------------------------------
 
 
-def talentsoft_token(base: str) -> str:
+def client_credentials_token(token_url: str, credentials: dict[str, str]) -> str:
+    """An OAuth2 client-credentials token (Talentsoft and YouServe ask the same way)."""
     body = (
-        f"grant_type=client_credentials&client_id={ds.TALENTSOFT['client_id']}"
-        f"&client_secret={ds.TALENTSOFT['client_secret']}"
+        f"grant_type=client_credentials&client_id={credentials['client_id']}"
+        f"&client_secret={credentials['client_secret']}"
     ).encode()
     response = rawhttp.request(
-        "POST", base + "/api/token", headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body
+        "POST", token_url, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body
     )
     token = rawhttp.expect(response, 200).json()["access_token"]
     response.close()
     return str(token)
+
+
+def talentsoft_token(base: str) -> str:
+    return client_credentials_token(base + "/api/token", ds.TALENTSOFT)
 
 
 def talentsoft_pages(base: str, export: str) -> t.Iterator[rawhttp.Response]:
@@ -238,15 +243,7 @@ def talentsoft_job(dataset: dict[str, t.Any], base: str, workdir: str, result: R
 
 
 def youserve_session(base: str) -> tuple[dict[str, str], list[dict[str, t.Any]]]:
-    body = (
-        f"grant_type=client_credentials&client_id={ds.YOUSERVE['client_id']}"
-        f"&client_secret={ds.YOUSERVE['client_secret']}"
-    ).encode()
-    response = rawhttp.request(
-        "POST", base + "/authentication/token", headers={"Content-Type": "application/x-www-form-urlencoded"}, body=body
-    )
-    token = rawhttp.expect(response, 200).json()["access_token"]
-    response.close()
+    token = client_credentials_token(base + "/authentication/token", ds.YOUSERVE)
     headers = {"Authorization": "Bearer " + token, "x-raet-tenant-id": ds.YOUSERVE["tenant_id"]}
     listing = rawhttp.expect(
         rawhttp.request(

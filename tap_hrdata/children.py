@@ -26,30 +26,24 @@ if t.TYPE_CHECKING:
     from types import TracebackType
 
 
-class RunWideCounter(RecordCounter):
-    """A record counter that lives for the whole run: logs at its interval and at :meth:`exit`."""
+class OutlivesTheParentSync:
+    """A meter whose ``with`` block (one per parent record) ends without logging anything."""
 
-    @override
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc_val: BaseException | None,
         exc_tb: TracebackType | None,
     ) -> None:
-        """Keep counting across the per-parent syncs; :meth:`InlineChildStream.log_sync_costs` ends it."""
+        """Log nothing: the meter is not done when one parent's children are."""
 
 
-class SilentTimer(metrics.Timer):
+class RunWideCounter(OutlivesTheParentSync, RecordCounter):
+    """A record counter for the whole run: logs at its interval, and at :meth:`exit` (end of run)."""
+
+
+class SilentTimer(OutlivesTheParentSync, metrics.Timer):
     """A per-parent sync timer that logs nothing (the parent's timer covers the time)."""
-
-    @override
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        """Log nothing."""
 
 
 class InlineChildStream(VendorStream):

@@ -41,133 +41,128 @@ GLOBAL_SETTINGS = th.PropertiesList(
     ),
 )
 
-TALENTSOFT = th.Property(
+
+def source_block(name: str, description: str, *settings: th.Property) -> th.Property:
+    """A source's settings block: an object setting (``talentsoft.client_id`` ...)."""
+    return th.Property(name, th.ObjectType(*settings), description=description)
+
+
+TALENTSOFT = source_block(
     "talentsoft",
-    th.ObjectType(
-        th.Property(
-            "base_url",
-            th.StringType,
-            description="Site URL of the Talentsoft Recruiting instance, e.g. https://customer.talent-soft.com "
-            "(may carry a path prefix). Required for the source.",
-        ),
-        th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
-        th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
-        th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
-        th.Property(
-            "page_size", th.IntegerType(minimum=1), default=100, description="Records per export request (limit)."
-        ),
-        th.Property(
-            "filter",
-            th.StringType,
-            description="Vendor filter passed as the export `filter` query parameter, e.g. "
-            "updateDate:gt:2026-01-01. Bookmarks are kept per filter value.",
-        ),
-        th.Property(
-            "referential_categories",
-            th.ArrayType(th.StringType),
-            default=["countries"],
-            description="Referential categories to export (GET /api/v1/referentials/{category}).",
-        ),
-        th.Property(
-            "max_frame_bytes",
-            th.IntegerType(minimum=1),
-            default=268435456,
-            description="Largest accepted export frame, and largest uncompressed zip entry (zip-bomb guard).",
-        ),
+    "Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, attachments, referentials.",
+    th.Property(
+        "base_url",
+        th.StringType,
+        description="Site URL of the Talentsoft Recruiting instance, e.g. https://customer.talent-soft.com "
+        "(may carry a path prefix). Required for the source.",
     ),
-    description="Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, "
-    "attachments, referentials.",
+    th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
+    th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
+    th.Property("page_size", th.IntegerType(minimum=1), default=100, description="Records per export request (limit)."),
+    th.Property(
+        "filter",
+        th.StringType,
+        description="Vendor filter passed as the export `filter` query parameter, e.g. "
+        "updateDate:gt:2026-01-01. Bookmarks are kept per filter value.",
+    ),
+    th.Property(
+        "referential_categories",
+        th.ArrayType(th.StringType),
+        default=["countries"],
+        description="Referential categories to export (GET /api/v1/referentials/{category}).",
+    ),
+    th.Property(
+        "max_frame_bytes",
+        th.IntegerType(minimum=1),
+        default=268435456,
+        description="Largest accepted export frame, and largest uncompressed zip entry (zip-bomb guard).",
+    ),
 )
 
-HRFLOW = th.Property(
+HRFLOW = source_block(
     "hrflow",
-    th.ObjectType(
-        th.Property("base_url", th.StringType, default="https://api.hrflow.ai/v1", description="API URL."),
-        th.Property("api_key", th.StringType, secret=True, description="API key (X-API-KEY)."),
-        th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
-        th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
-        th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=1, maximum=100),
-            default=30,
-            description="Items per page (limit; the API refuses more than 100).",
-        ),
+    "HrFlow.ai: streams hrflow_profiles, hrflow_jobs, hrflow_sources, hrflow_boards.",
+    th.Property("base_url", th.StringType, default="https://api.hrflow.ai/v1", description="API URL."),
+    th.Property("api_key", th.StringType, secret=True, description="API key (X-API-KEY)."),
+    th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
+    th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
+    th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=100),
+        default=30,
+        description="Items per page (limit; the API refuses more than 100).",
     ),
-    description="HrFlow.ai: streams hrflow_profiles, hrflow_jobs, hrflow_sources, hrflow_boards.",
 )
 
-YOUSERVE = th.Property(
+YOUSERVE = source_block(
     "youserve",
-    th.ObjectType(
-        th.Property("base_url", th.StringType, default="https://api.youserve.nl", description="API URL."),
-        th.Property(
-            "token_url",
-            th.StringType,
-            default="https://api.youserve.nl/authentication/token",
-            description="OAuth2 token URL.",
-        ),
-        th.Property("client_id", th.StringType, description="OAuth2 client id."),
-        th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
-        th.Property("tenant_id", th.StringType, description="Tenant (x-raet-tenant-id header)."),
-        th.Property(
-            "business_types",
-            th.ArrayType(th.IntegerType(minimum=0, maximum=2**63 - 1)),
-            description="Business type ids to download (all subscribed types when empty).",
-        ),
-        th.Property(
-            "page_size",
-            th.IntegerType(minimum=1, maximum=1000),
-            default=100,
-            description="Listing page size (the API takes 1 to 1000).",
-        ),
-        th.Property(
-            "chunk_size_bytes",
-            th.IntegerType(minimum=1, maximum=2**40),
-            default=4194304,
-            description="Files larger than this are downloaded in Range requests of this size.",
-        ),
-        th.Property(
-            "delete_after_download",
-            th.BooleanType,
-            default=False,
-            description="Delete files on the server once a target has confirmed them (see README).",
-        ),
+    "Visma YouServe File API (subscriber): stream delivered_files.",
+    th.Property("base_url", th.StringType, default="https://api.youserve.nl", description="API URL."),
+    th.Property(
+        "token_url",
+        th.StringType,
+        default="https://api.youserve.nl/authentication/token",
+        description="OAuth2 token URL.",
     ),
-    description="Visma YouServe File API (subscriber): stream delivered_files.",
+    th.Property("client_id", th.StringType, description="OAuth2 client id."),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
+    th.Property("tenant_id", th.StringType, description="Tenant (x-raet-tenant-id header)."),
+    th.Property(
+        "business_types",
+        th.ArrayType(th.IntegerType(minimum=0, maximum=2**63 - 1)),
+        description="Business type ids to download (all subscribed types when empty).",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType(minimum=1, maximum=1000),
+        default=100,
+        description="Listing page size (the API takes 1 to 1000).",
+    ),
+    th.Property(
+        "chunk_size_bytes",
+        th.IntegerType(minimum=1, maximum=2**40),
+        default=4194304,
+        description="Files larger than this are downloaded in Range requests of this size.",
+    ),
+    th.Property(
+        "delete_after_download",
+        th.BooleanType,
+        default=False,
+        description="Delete files on the server once a target has confirmed them (see README).",
+    ),
 )
 
-CORESIGNAL = th.Property(
+CORESIGNAL = source_block(
     "coresignal",
-    th.ObjectType(
-        th.Property("base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."),
-        th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
-        th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
-        th.Property(
-            "job_ids", th.ArrayType(th.IntegerType(minimum=0)), description="Job ids to collect instead of filters."
-        ),
-        th.Property("limit", th.IntegerType(minimum=1), description="Most records one data request may return."),
-        th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
-        th.Property(
-            "poll_interval_seconds",
-            th.NumberType(exclusive_minimum=0),
-            default=30,
-            description="Seconds between polls.",
-        ),
-        th.Property(
-            "poll_timeout_seconds",
-            th.NumberType(minimum=0),
-            default=3600,
-            description="Give up polling after this.",
-        ),
-        th.Property(
-            "max_requests_per_second",
-            th.NumberType(exclusive_minimum=0),
-            default=27,
-            description="Client-side rate limit shared by every Coresignal call.",
-        ),
+    "Coresignal Jobs Data API Bulk Collect: stream bulk_jobs.",
+    th.Property("base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."),
+    th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
+    th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
+    th.Property(
+        "job_ids", th.ArrayType(th.IntegerType(minimum=0)), description="Job ids to collect instead of filters."
     ),
-    description="Coresignal Jobs Data API Bulk Collect: stream bulk_jobs.",
+    th.Property("limit", th.IntegerType(minimum=1), description="Most records one data request may return."),
+    th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
+    th.Property(
+        "poll_interval_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=30,
+        description="Seconds between polls.",
+    ),
+    th.Property(
+        "poll_timeout_seconds",
+        th.NumberType(minimum=0),
+        default=3600,
+        description="Give up polling after this.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType(exclusive_minimum=0),
+        default=27,
+        description="Client-side rate limit shared by every Coresignal call.",
+    ),
 )
 
 SOURCE_SETTINGS: dict[str, th.Property] = {prop.name: prop for prop in (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)}

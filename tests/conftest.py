@@ -127,6 +127,13 @@ def config_for(emulator: Emulator, *vendors: Any, files: Path | str | None = Non
     return {**config, **blocks}
 
 
+def assert_no_client_secret(vendor: Any, text: str) -> None:
+    """Neither an OAuth vendor's client secret nor any token it issued appears in ``text``."""
+    assert vendor.client_secret not in text
+    assert vendor.issued_tokens  # the check below is not vacuous
+    assert not any(token in text for token in vendor.issued_tokens)
+
+
 def mount(emulator: Emulator, vendor: Any) -> Any:
     """Replace the vendor mounted at ``vendor.prefix`` (a fresh one per test)."""
     emulator.vendors[:] = [v for v in emulator.vendors if v.prefix != vendor.prefix] + [vendor]

@@ -26,6 +26,8 @@ if t.TYPE_CHECKING:
 
     import requests
 
+    from tap_hrdata.http.client import VendorClient
+
 
 class SourceAuthenticator(t.Protocol):
     """What a source's client asks of its authenticator."""
@@ -123,6 +125,21 @@ class ClientCredentials(OAuthAuthenticator):
         self._post_token = post_token
         self._renewed_for_rejection = False
         self._lock = threading.Lock()  # one renewal however many threads find the token due
+
+    @classmethod
+    def of(
+        cls, client: VendorClient, token_url: str, *, scope: str | None = None, scheme: str = "Bearer"
+    ) -> ClientCredentials:
+        """The credentials of ``client``'s settings block (``client_id``, ``client_secret``), fetched through it."""
+        return cls(
+            source=client.source,
+            token_url=token_url,
+            client_id=str(client.settings["client_id"]),
+            client_secret=str(client.settings["client_secret"]),
+            post_token=client.post_token,
+            scope=scope,
+            scheme=scheme,
+        )
 
     @property
     @override

@@ -141,6 +141,10 @@ class VendorClient(abc.ABC):
         """Headers every request of the source carries (besides credentials)."""
         return {}
 
+    def post_token(self, request: HTTPRequest) -> t.Any:  # the token answer is untyped JSON
+        """Send a token request with the client's conduct (retries, timeouts, redaction), unsigned."""
+        return self.json(request, stream=None, authenticate=False).json()
+
     def failure_hint(self, status: int) -> str | None:
         """What to do about a refused request, when the vendor's status means something specific."""
         return None

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 import tracemalloc
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from tests.conftest import SyncResult
     from tests.emulator.server import Emulator, Request
     from tests.faults.conftest import Setup
+
+T = TypeVar("T")
 
 MB = 1 << 20
 
@@ -89,18 +91,23 @@ def rewrite_json(vendor: Any, path_regex: str, change: Callable[[Any], None]) ->
 # ---- Talentsoft frames and zips ---------------------------------------------------------------
 
 
+def with_peak_memory(run: Callable[[], T]) -> tuple[T, int]:
+    """``run()``'s result, and the most memory Python held at once while it ran."""
+    tracemalloc.start()
+    try:
+        result = run()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("export", ["vacancies", "candidates"])
 def test_a_frame_length_of_0xffffffff_is_refused_before_allocating(
     emulator: Emulator, tmp_path: Path, export: str
 ) -> None:
     setup = setup_source(emulator, "talentsoft", tmp_path)
     setup.vendor.faults.add(Fault(path_regex=f"/{export}$", kind="huge_length", params={"frame": 2}))
-    tracemalloc.start()
-    try:
-        partial, error = run_tap_partial(setup.config)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (partial, error), peak = with_peak_memory(lambda: run_tap_partial(setup.config))
     assert f"talentsoft stream '{export}': frame at offset 1" in str(error)
     assert "announces 4294967295 bytes, more than max_frame_bytes" in str(error)
     assert peak < 50 * MB
@@ -184,12 +191,7 @@ def test_a_zip_bomb_is_refused_in_bounded_memory(emulator: Emulator, tmp_path: P
     setup = setup_source(emulator, "talentsoft", tmp_path)
     setup.settings(max_frame_bytes=10 * MB)
     setup.vendor.faults.add(Fault(path_regex="/candidates$", kind=kind, params={"frame": 3, "size": 50 * MB}))
-    tracemalloc.start()
-    try:
-        partial, error = run_tap_partial(setup.config)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (partial, error), peak = with_peak_memory(lambda: run_tap_partial(setup.config))
     message = str(error)
     assert "talentsoft stream 'attachments': candidate CAND-00003 (offset 2), attachment 'ATT-00003-BOMB'" in message
     assert words in message

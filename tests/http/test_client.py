@@ -49,6 +49,19 @@ class ProbeClient(VendorClient):
         return StaticHeaders("X-API-KEY", str(self.settings["api_key"]))
 
 
+class TokenClient(ProbeClient):
+    """A client with an OAuth2 token fetched from ``{base_url}/token`` (``client_id`` and ``client_secret`` given)."""
+
+    @override
+    def make_authenticator(self) -> SourceAuthenticator:
+        return ClientCredentials.of(self, f"{self.base_url}/token")
+
+
+def token_client(emulator: Emulator) -> TokenClient:
+    settings = {"base_url": emulator.url(Script.prefix), "api_key": "k", "client_id": "id", "client_secret": SECRET}
+    return TokenClient({"hrflow": settings}, LOGGER)
+
+
 class CountingThrottle:
     def __init__(self) -> None:
         self.sends = 0
@@ -217,18 +230,7 @@ def test_the_throttle_sees_every_send_retries_and_token_requests_included(emulat
         ),
     )
 
-    class TokenClient(ProbeClient):
-        @override
-        def make_authenticator(self) -> SourceAuthenticator:
-            return ClientCredentials(
-                source=self.source,
-                token_url=f"{self.base_url}/token",
-                client_id="id",
-                client_secret=SECRET,
-                post_token=lambda request: self.json(request, stream=None, authenticate=False).json(),
-            )
-
-    client = TokenClient({"hrflow": {"base_url": emulator.url(Script.prefix), "api_key": "k"}}, LOGGER)
+    client = token_client(emulator)
     throttle = CountingThrottle()
     client.throttle = throttle
     assert client.json(get(client), stream="s").json() == {"ok": True}
@@ -250,18 +252,7 @@ def test_a_separate_second_401_episode_is_renewed_too(emulator: Emulator) -> Non
 
     script = mount(emulator, Script(vendor))
 
-    class TokenClient(ProbeClient):
-        @override
-        def make_authenticator(self) -> SourceAuthenticator:
-            return ClientCredentials(
-                source=self.source,
-                token_url=f"{self.base_url}/token",
-                client_id="id",
-                client_secret=SECRET,
-                post_token=lambda request: self.json(request, stream=None, authenticate=False).json(),
-            )
-
-    client = TokenClient({"hrflow": {"base_url": emulator.url(Script.prefix), "api_key": "k"}}, LOGGER)
+    client = token_client(emulator)
     assert client.json(get(client), stream="s").json() == {"ok": True}  # token t1
     granted.append("revoked-1")  # the vendor revokes t1
     assert client.json(get(client), stream="s").json() == {"ok": True}  # 401, renewed: t2

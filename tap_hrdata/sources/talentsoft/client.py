@@ -42,19 +42,9 @@ class TalentsoftClient(VendorClient):
     @override
     def make_authenticator(self) -> SourceAuthenticator:
         """Client credentials, the scope from the settings, ``bearer`` as the vendor writes it."""
-        return ClientCredentials(
-            source=self.source,
-            token_url=f"{self.base_url}/api/token",
-            client_id=str(self.settings["client_id"]),
-            client_secret=str(self.settings["client_secret"]),
-            scope=self.settings.get("scope"),
-            scheme="bearer",
-            post_token=self.post_token,
+        return ClientCredentials.of(
+            self, f"{self.base_url}/api/token", scope=self.settings.get("scope"), scheme="bearer"
         )
-
-    def post_token(self, request: t.Any) -> t.Any:  # an HTTPRequest; the token answer is untyped JSON
-        """Send the token request with the client's conduct (no credentials on it)."""
-        return self.json(request, stream=None, authenticate=False).json()
 
     @override
     def failure_hint(self, status: int) -> str | None:

@@ -244,14 +244,19 @@ class CandidateChildStream(InlineChildStream):
         """The run's Talentsoft client (for the summary: children make no call)."""
         return self._tap.client(TalentsoftClient)
 
-    def current_document(self, context: Context | None) -> ExportDocument:
-        """The parent's current frame, checked against the child context."""
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The records of the candidate frame being emitted."""
         parent = self._tap.streams["candidates"]
         document = parent.current if isinstance(parent, CandidatesStream) else None
         if document is None or context is None:
             msg = f"talentsoft stream '{self.name}' runs only as a child of 'candidates'"
             raise RuntimeError(msg)
-        return document
+        yield from self.candidate_records(document, str(document.document["candidateDetail"]["id"]))
+
+    @abc.abstractmethod
+    def candidate_records(self, document: ExportDocument, candidate_id: str) -> Iterator[dict[str, t.Any]]:
+        """The stream's records of one candidate's frame."""
 
 
 class ApplicationsStream(CandidateChildStream):
@@ -262,10 +267,8 @@ class ApplicationsStream(CandidateChildStream):
     schema = StreamSchema(SCHEMAS)
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def candidate_records(self, document: ExportDocument, candidate_id: str) -> Iterator[dict[str, t.Any]]:
         """One record per element of the candidate's ``applications``."""
-        document = self.current_document(context)
-        candidate_id = str(document.document["candidateDetail"]["id"])
         for index, application in enumerate(document.document.get("applications") or []):
             item = application if isinstance(application, dict) else {"value": application}
             application_id = item.get("id")
@@ -288,10 +291,8 @@ class AttachmentsStream(CandidateChildStream):
     schema = StreamSchema(SCHEMAS)
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def candidate_records(self, document: ExportDocument, candidate_id: str) -> Iterator[dict[str, t.Any]]:
         """Store each attachment's zip entry (looked up by id) and describe it."""
-        document = self.current_document(context)
-        candidate_id = str(document.document["candidateDetail"]["id"])
         storage = self._tap.storage
         for meta in document.document.get("attachments") or []:
             if not isinstance(meta, dict) or meta.get("id") in (None, ""):

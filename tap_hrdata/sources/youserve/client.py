@@ -45,17 +45,7 @@ class YouserveClient(VendorClient):
     @override
     def make_authenticator(self) -> SourceAuthenticator:
         """Client credentials at ``token_url`` (no scope)."""
-        return ClientCredentials(
-            source=self.source,
-            token_url=str(self.settings["token_url"]),
-            client_id=str(self.settings["client_id"]),
-            client_secret=str(self.settings["client_secret"]),
-            post_token=self.post_token,
-        )
-
-    def post_token(self, request: HTTPRequest) -> t.Any:  # the token answer is untyped JSON
-        """Send the token request with the client's conduct (no credentials on it)."""
-        return self.json(request, stream=None, authenticate=False).json()
+        return ClientCredentials.of(self, str(self.settings["token_url"]))
 
     @override
     def headers(self) -> dict[str, str]:
