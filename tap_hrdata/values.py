@@ -9,6 +9,7 @@ instead of guessing or raising.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +17,8 @@ _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|z|[+-]\d{2}:?\d{2})?",
     re.ASCII,
 )
+#: ``datetime.fromisoformat`` reads every vendor form from Python 3.11 on (3.10 reads few).
+_FAST_ISO = sys.version_info >= (3, 11)
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 #: ``[unit ]first-last/total``, either side may be ``*`` (RFC 9110 for bytes; Talentsoft
 #: writes item ranges without a unit: ``0-99/250``).
@@ -82,6 +85,13 @@ def parse_timestamp(value: str) -> datetime:
     The parse is by hand, not ``datetime.fromisoformat``: Python 3.10 reads none of the
     first three.
     """
+    if isinstance(value, str) and _FAST_ISO and (value[-1:].isdigit() or value[-1:] == "Z"):
+        try:  # C speed; Python 3.11+ reads all of the forms above
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
     match = _TIMESTAMP.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         msg = f"not a timestamp: {value!r}"

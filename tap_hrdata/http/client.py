@@ -214,6 +214,9 @@ class VendorClient(abc.ABC):
                     for item in read(response):
                         failures = 0  # progress: a later failure starts a new count
                         yield item
+                        # Let go of it before the next is read: an export document holds its frame,
+                        # whose buffer the frame reader reuses only once nothing refers to it.
+                        del item
                 finally:
                     response.close()
             except AnswerError as exc:
