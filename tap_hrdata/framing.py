@@ -24,6 +24,7 @@ import zipfile
 import zlib
 
 from singer_sdk.exceptions import FatalAPIError
+from typing_extensions import override
 
 from tap_hrdata.http.retry import BrokenBodyError
 from tap_hrdata.inflate import RAW_DEFLATE, InflateError, inflate
@@ -143,15 +144,19 @@ class _FrameFile(io.RawIOBase):
         self._view = view
         self._pos = 0
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def seekable(self) -> bool:
         return True
 
+    @override
     def tell(self) -> int:
         return self._pos
 
+    @override
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
         if base + offset < 0:
@@ -160,12 +165,14 @@ class _FrameFile(io.RawIOBase):
         self._pos = base + offset
         return self._pos
 
+    @override
     def read(self, size: int | None = -1) -> bytes:
         end = len(self._view) if size is None or size < 0 else min(len(self._view), self._pos + size)
         data = self._view[self._pos : end].tobytes() if end > self._pos else b""
         self._pos = max(self._pos, end)
         return data
 
+    @override
     def readinto(self, buffer: t.Any) -> int:  # any writable buffer
         data = self.read(len(buffer))
         buffer[: len(data)] = data
