@@ -67,6 +67,19 @@ TALENTSOFT = source_block(
         "updateDate:gt:2026-01-01. Bookmarks are kept per filter value.",
     ),
     th.Property(
+        "query",
+        th.StringType,
+        description="Search text passed to the vacancies export as the `q` query parameter. Bookmarks are kept "
+        "per value.",
+    ),
+    th.Property(
+        "attachment_type",
+        th.StringType,
+        examples=["resume"],
+        description="Only attachments of this type in the candidate export (`attachmenttype`, e.g. resume): "
+        "other files never leave Talentsoft.",
+    ),
+    th.Property(
         "referential_categories",
         th.ArrayType(th.StringType),
         default=["countries"],
@@ -86,6 +99,14 @@ HRFLOW = source_block(
     th.Property("base_url", th.StringType, default="https://api.hrflow.ai/v1", description="API URL."),
     th.Property("api_key", th.StringType, secret=True, description="API key (X-API-KEY)."),
     th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
+    th.Property(
+        "listing",
+        th.StringType(allowed_values=["storing", "searching"]),
+        default="storing",
+        description="How profiles and jobs are listed: `storing` (GET /storing/profiles and /storing/jobs: "
+        "every object, no Searching subscription needed) or `searching` (GET /profiles/searching and "
+        "/jobs/searching, the seed docs' way: only indexed objects).",
+    ),
     th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
     th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
     th.Property(
@@ -99,16 +120,39 @@ HRFLOW = source_block(
 YOUSERVE = source_block(
     "youserve",
     "Visma YouServe File API (subscriber): stream delivered_files.",
-    th.Property("base_url", th.StringType, default="https://api.youserve.nl", description="API URL."),
+    th.Property(
+        "sign_in",
+        th.StringType(allowed_values=["youserve", "visma_connect"]),
+        default="youserve",
+        description="How the tap signs in: `youserve` (token at token_url, tenant in the x-raet-tenant-id header; "
+        "the seed docs' accounts) or `visma_connect` (Visma Developer Portal apps: token from "
+        "https://connect.visma.com/connect/token for tenant_id, File API at https://fileapi.youforce.com/v1.0).",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default="https://api.youserve.nl",
+        description="API URL (sign_in youserve): the token and File API URLs default from it.",
+    ),
     th.Property(
         "token_url",
         th.StringType,
-        default="https://api.youserve.nl/authentication/token",
-        description="OAuth2 token URL.",
+        description="OAuth2 token URL. Default: {base_url}/authentication/token (youserve), "
+        "https://connect.visma.com/connect/token (visma_connect).",
+    ),
+    th.Property(
+        "file_api_url",
+        th.StringType,
+        description="File API root, the part before /files. Default: {base_url}/fileapi/v1.0 (youserve), "
+        "https://fileapi.youforce.com/v1.0 (visma_connect).",
     ),
     th.Property("client_id", th.StringType, description="OAuth2 client id."),
     th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
-    th.Property("tenant_id", th.StringType, description="Tenant (x-raet-tenant-id header)."),
+    th.Property(
+        "tenant_id",
+        th.StringType,
+        description="Tenant: the x-raet-tenant-id header (youserve) or the token's tenant (visma_connect).",
+    ),
     th.Property(
         "business_types",
         th.ArrayType(th.IntegerType(minimum=0, maximum=2**63 - 1)),
@@ -138,12 +182,28 @@ CORESIGNAL = source_block(
     "coresignal",
     "Coresignal Jobs Data API Bulk Collect: stream bulk_jobs.",
     th.Property("base_url", th.StringType, default="https://api.coresignal.com/cdapi", description="API URL."),
-    th.Property("api_token", th.StringType, secret=True, description="API token (JWT)."),
+    th.Property(
+        "api_key",
+        th.StringType,
+        secret=True,
+        description="API key of the current API (header apikey; /v2/data_requests/...). Set this or api_token.",
+    ),
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        description="API token (JWT) of the v1 API (Authorization: Bearer; /v1/.../bulk_collect). Set this or api_key.",
+    ),
     th.Property("filters", th.ObjectType(), description="Bulk Collect search filters (paid request)."),
     th.Property(
         "job_ids", th.ArrayType(th.IntegerType(minimum=0)), description="Job ids to collect instead of filters."
     ),
-    th.Property("limit", th.IntegerType(minimum=1), description="Most records one data request may return."),
+    th.Property(
+        "limit",
+        th.IntegerType(minimum=1, maximum=10000),
+        description="Most records one data request may return (Bulk Collect's cap is 10,000). Without it, an "
+        "incremental pull is split into last_updated windows that each stay under the cap.",
+    ),
     th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
     th.Property(
         "poll_interval_seconds",

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_hrdata.http.urls import check_transport
@@ -28,8 +29,7 @@ def _about_description() -> str:
     parts = []
     for source in all_sources():
         streams = ", ".join(cls.name for cls in source.stream_types)  # type: ignore[misc]  # class attribute
-        required = ", ".join(f"{source.name}.{name}" for name in source.required)
-        parts.append(f"{source.title} (enabled by {required}): {streams}")
+        parts.append(f"{source.title} (enabled by {source.enabled_by()}): {streams}")
     return "Singer tap for HR data. Sources and their streams: " + "; ".join(parts) + "."
 
 
@@ -53,8 +53,11 @@ class TapHrData(Tap):
             settings = source_settings(self.config, source.name)
             if not source.is_configured(settings):
                 continue
-            for setting in source.url_settings:
-                check_transport(str(settings[setting]), f"{source.name}.{setting}")
+            client = self.client(source.client_type)
+            if problems := source.conflicts(settings) + client.problems():
+                raise ConfigValidationError(problems[0], errors=problems)
+            for setting, url in client.urls().items():
+                check_transport(url, f"{source.name}.{setting}")
             streams.extend(stream_type(tap=self) for stream_type in source.stream_types)
         if not streams:
             self.logger.warning("No source is configured: set at least one source's required settings.")

@@ -8,6 +8,7 @@ instead of guessing or raising.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -57,10 +58,14 @@ def integer(value: object) -> int | None:
 
 
 def number(value: object) -> float | None:
-    """A JSON number as a float; None for anything else (strings included, and booleans)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite number from a JSON number or a numeric string (``"48.85"``); None otherwise (booleans too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    return float(value)
+    try:
+        parsed = float(value)
+    except ValueError:
+        return None
+    return parsed if math.isfinite(parsed) else None
 
 
 def flag(value: object) -> bool | None:

@@ -16,6 +16,7 @@ import pytest
 
 from tap_hrdata.http.client import VendorClient
 from tap_hrdata.http.retry import RetryPolicy
+from tap_hrdata.sources.youserve.client import YouserveClient
 from tap_hrdata.tap import TapHrData
 from tests.emulator.server import Emulator
 
@@ -105,6 +106,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every client of every test retries after milliseconds (tests of the policy build their own)."""
     monkeypatch.setattr(VendorClient, "retry_policy", FAST_RETRIES)
+    # YouServe's spike arrest: a minute's wait and a minute of slow calls after a 429, in milliseconds
+    monkeypatch.setattr(YouserveClient, "spike_arrest_seconds", 0.05)
+    monkeypatch.setattr(YouserveClient, "calm_interval_seconds", 0.001)
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +139,12 @@ def assert_no_client_secret(vendor: Any, text: str) -> None:
 
 
 def mount(emulator: Emulator, vendor: Any) -> Any:
-    """Replace the vendor mounted at ``vendor.prefix`` (a fresh one per test)."""
-    emulator.vendors[:] = [v for v in emulator.vendors if v.prefix != vendor.prefix] + [vendor]
+    """Replace the vendor mounted at ``vendor.prefix`` (a fresh one per test), with all its hosts.
+
+    A vendor served from several hosts (YouServe: its own, Visma Connect's token endpoint,
+    the Youforce File API) lists them in ``hosts()``; each is mounted at its prefix.
+    """
+    hosts = list(vendor.hosts()) if hasattr(vendor, "hosts") else [vendor]
+    prefixes = {host.prefix for host in hosts}
+    emulator.vendors[:] = [v for v in emulator.vendors if v.prefix not in prefixes] + hosts
     return vendor

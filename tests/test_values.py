@@ -44,7 +44,16 @@ def test_numbers_and_flags() -> None:
         None,
         None,
     ]
-    assert [number(v) for v in (1, 2.5, "2.5", False, None)] == [1.0, 2.5, None, None, None]
+    assert [number(v) for v in (1, 2.5, "2.5", " 48.85 ", "nan", "x", False, None)] == [
+        1.0,
+        2.5,
+        2.5,
+        48.85,
+        None,
+        None,
+        None,
+        None,
+    ]
     flags = [flag(v) for v in (True, False, 1, 0, "1", "0", 2, "yes", None)]
     assert flags == [
         True,

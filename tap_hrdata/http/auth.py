@@ -22,7 +22,7 @@ from typing_extensions import override
 from tap_hrdata.values import integer
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     import requests
 
@@ -94,6 +94,8 @@ class StaticHeaders(StaticCredentials, APIKeyAuthenticator):
 class ClientCredentials(OAuthAuthenticator):
     """An OAuth2 client-credentials token, renewed before expiry and once after a 401.
 
+    ``form`` adds fields to the token request (Visma Connect wants the ``tenant_id``).
+
     The token request is sent by the source's client (``post_token``), with the same
     timeouts, retries and redaction as every other call; the SDK's own token request
     (its own session and retries) is never used.
@@ -112,6 +114,7 @@ class ClientCredentials(OAuthAuthenticator):
         post_token: Callable[[HTTPRequest], t.Any],
         scope: str | None = None,
         scheme: str = "Bearer",
+        form: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(
             auth_endpoint=token_url,
@@ -121,6 +124,7 @@ class ClientCredentials(OAuthAuthenticator):
         )
         self.source = source
         self.scheme = scheme
+        self.form = dict(form or {})
         self.token_requests = 0
         self._post_token = post_token
         self._renewed_for_rejection = False
@@ -128,7 +132,13 @@ class ClientCredentials(OAuthAuthenticator):
 
     @classmethod
     def of(
-        cls, client: VendorClient, token_url: str, *, scope: str | None = None, scheme: str = "Bearer"
+        cls,
+        client: VendorClient,
+        token_url: str,
+        *,
+        scope: str | None = None,
+        scheme: str = "Bearer",
+        form: Mapping[str, str] | None = None,
     ) -> ClientCredentials:
         """The credentials of ``client``'s settings block (``client_id``, ``client_secret``), fetched through it."""
         return cls(
@@ -139,6 +149,7 @@ class ClientCredentials(OAuthAuthenticator):
             post_token=client.post_token,
             scope=scope,
             scheme=scheme,
+            form=form,
         )
 
     @property
@@ -152,7 +163,7 @@ class ClientCredentials(OAuthAuthenticator):
         }
         if self.oauth_scopes:
             body["scope"] = self.oauth_scopes
-        return body
+        return {**body, **self.form}
 
     @override
     def is_token_valid(self) -> bool:

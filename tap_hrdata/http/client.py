@@ -129,6 +129,14 @@ class VendorClient(abc.ABC):
         """The source's base URL (it may carry a path prefix)."""
         return str(self.settings["base_url"]).rstrip("/")
 
+    def problems(self) -> list[str]:
+        """Settings of the source that cannot work together (checked before anything is sent)."""
+        return []
+
+    def urls(self) -> dict[str, str]:
+        """The URLs credentials are sent to, by the setting they come from (checked: https or loopback)."""
+        return {"base_url": self.base_url}
+
     @abc.abstractmethod
     def make_authenticator(self) -> SourceAuthenticator:
         """The source's one authenticator for the run."""
@@ -140,6 +148,15 @@ class VendorClient(abc.ABC):
     def headers(self) -> dict[str, str]:
         """Headers every request of the source carries (besides credentials)."""
         return {}
+
+    @property
+    def max_tries(self) -> int:
+        """Attempts of one call in a row (the policy's, unless the vendor says otherwise)."""
+        return self.retry_policy.max_tries
+
+    def retry_wait(self, failures: int, exc: BaseException) -> float:
+        """Seconds to wait before the next attempt (the policy's: Retry-After, then backoff)."""
+        return self.retry_policy.delay(failures, exc)
 
     def post_token(self, request: HTTPRequest) -> t.Any:  # the token answer is untyped JSON
         """Send a token request with the client's conduct (retries, timeouts, redaction), unsigned."""
@@ -224,11 +241,11 @@ class VendorClient(abc.ABC):
             except RETRIABLE as exc:
                 failures += 1
                 reason = self._reason(exc, sent)
-                if failures >= self.retry_policy.max_tries:
+                if failures >= self.max_tries:
                     msg = f"{self.where(stream, where)}: {reason} (gave up after {failures} attempts)"
                     # The message is the redacted reason; a chained exception would print unredacted text.
                     raise FatalAPIError(msg) from None
-                wait = self.retry_policy.delay(failures, exc)
+                wait = self.retry_wait(failures, exc)
                 self.retries[stream or ""] += 1
                 self.logger.warning("%s: retry %d in %.1fs after %s", self.where(stream, where), failures, wait, reason)
                 time.sleep(wait)
@@ -328,6 +345,7 @@ class VendorClient(abc.ABC):
         self.calls[stream or ""] += 1
         response = self.session.send(prepared, timeout=self.timeout, stream=True)
         status = response.status_code
+        self.throttle.answered(status)
         if status < HTTPStatus.BAD_REQUEST or status in answers:
             if authenticate:
                 self.authenticator.note_accepted()

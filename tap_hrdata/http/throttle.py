@@ -23,10 +23,13 @@ if t.TYPE_CHECKING:
 
 
 class Throttle(t.Protocol):
-    """What a client asks of its source's pacing before every send."""
+    """What a client asks of its source's pacing: before every send, and after every answer."""
 
     def before_send(self) -> None:
         """Wait, if needed, until the next request may go."""
+
+    def answered(self, status: int) -> None:
+        """The status of an answer (a 429 may slow the calls that follow)."""
 
 
 class Unthrottled:
@@ -34,6 +37,55 @@ class Unthrottled:
 
     def before_send(self) -> None:
         """Never waits."""
+
+    def answered(self, status: int) -> None:
+        """Nothing to learn."""
+
+
+class SpikeArrest:
+    """After a 429, the calls that follow are spaced out for a while.
+
+    Gateways with spike arrest (YouServe's) refuse bursts, not volumes: once one call was
+    refused, sending the next ones at full speed only collects more 429s. For
+    ``calm_seconds`` after a 429, calls go at most one per ``interval`` seconds, across
+    threads; then at full speed again.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 1.0,
+        calm_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = interval
+        self.calm_seconds = calm_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._calm_until = float("-inf")
+        self._next_slot = float("-inf")
+        #: 429s seen (for the summary and tests).
+        self.refusals = 0
+
+    def before_send(self) -> None:
+        """Wait for the next slot while calming down; at once otherwise."""
+        with self._lock:
+            now = self._clock()
+            if now >= self._calm_until:
+                return
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+    def answered(self, status: int) -> None:
+        """A 429 starts (or extends) the calm period."""
+        if status == 429:  # Too Many Requests
+            with self._lock:
+                self.refusals += 1
+                self._calm_until = self._clock() + self.calm_seconds
 
 
 class RateLimiter:
@@ -96,3 +148,6 @@ class RateLimiter:
     def before_send(self) -> None:
         """The :class:`Throttle` step: wait for the next free slot."""
         self.acquire()
+
+    def answered(self, status: int) -> None:
+        """The slots already keep under the vendor's limit: nothing to learn."""

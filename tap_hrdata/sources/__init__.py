@@ -31,12 +31,32 @@ class Source:
     client_type: type[VendorClient]
     #: Stream classes, parents before children.
     stream_types: tuple[type[VendorStream], ...]
-    #: Settings holding URLs that credentials are sent to (checked: https or loopback).
-    url_settings: tuple[str, ...] = ("base_url",)
+    #: Groups of settings of which exactly one must be set (two credentials of two API generations).
+    one_of: tuple[tuple[str, ...], ...] = ()
 
     def is_configured(self, settings: Mapping[str, t.Any]) -> bool:
-        """True when every required setting has a value."""
-        return all(settings.get(name) not in (None, "", []) for name in self.required)
+        """True when every required setting has a value, and one of each ``one_of`` group."""
+        return all(_is_set(settings, name) for name in self.required) and all(
+            any(_is_set(settings, name) for name in group) for group in self.one_of
+        )
+
+    def conflicts(self, settings: Mapping[str, t.Any]) -> list[str]:
+        """One message per ``one_of`` group with more than one setting set."""
+        return [
+            f"set only one of {' or '.join(f'{self.name}.{name}' for name in group)}, not both"
+            for group in self.one_of
+            if sum(_is_set(settings, name) for name in group) > 1
+        ]
+
+    def enabled_by(self) -> str:
+        """What makes the source take part in a run, for --about."""
+        parts = [f"{self.name}.{name}" for name in self.required]
+        parts += [" or ".join(f"{self.name}.{name}" for name in group) for group in self.one_of]
+        return ", ".join(parts)
+
+
+def _is_set(settings: Mapping[str, t.Any], name: str) -> bool:
+    return settings.get(name) not in (None, "", [])
 
 
 def all_sources() -> tuple[Source, ...]:

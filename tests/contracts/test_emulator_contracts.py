@@ -17,6 +17,7 @@ Two lists say where the emulator is known not to follow a fixture:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -64,19 +65,7 @@ FIXTURES = load_fixtures()
 
 ISSUE_12 = "issue 12: the emulator does not serve the vendor's current shape yet: "
 #: Current-generation fixtures the emulator does not serve yet (strict xfail; delete the entry when it does).
-NOT_SERVED_YET: dict[str, str] = {
-    "talentsoft/vacancy_document_current": ISSUE_12
-    + "offerDetail.jobDescription, criteria, languages, location.address/latitude/longitude, modificationDate",
-    "talentsoft/candidate_document_current": ISSUE_12
-    + "isEmployee, isInProgress, candidateDetail.personalInformation/positionSought/globalExperience/educations",
-    "talentsoft/referential_list_current": ISSUE_12 + "items {code: int, clientCode, type, parentType, hasChildren}",
-    "hrflow/profiles_searching_current": ISSUE_12 + "profiles[].source_key, source.type/subtype/environment",
-    "hrflow/jobs_searching_current": ISSUE_12 + "jobs[].board_key, board.type/subtype/environment",
-    "hrflow/sources_list_current": ISSUE_12 + "sources[].environment",
-    "hrflow/boards_list_current": ISSUE_12 + "boards[].environment",
-    "coresignal/files_list_processing_current": ISSUE_12
-    + "{'message': 'Data request is still being processed'} while a request is not ready",
-}
+NOT_SERVED_YET: dict[str, str] = {}
 
 #: Base fixtures the emulator disagrees with today: the exact mismatches, pinned (see the module docstring).
 KNOWN_GAPS: dict[str, list[str]] = {
@@ -118,9 +107,9 @@ def first_json_line(gzipped: bytes) -> Any:
     return json.loads(line)
 
 
-def json_answer(response: requests.Response) -> Any:
+def json_answer(response: requests.Response, status: int = 200) -> Any:
     """The JSON body of a successful answer."""
-    assert response.status_code == 200, (
+    assert response.status_code == status, (
         f"{response.request.method} {response.url}: {response.status_code} {response.text}"
     )
     return response.json()
@@ -129,10 +118,11 @@ def json_answer(response: requests.Response) -> Any:
 # ---------------------------------------------------------------------------- Talentsoft
 
 
-def _talentsoft(emulator: Emulator) -> tuple[str, dict[str, str]]:
+def _talentsoft(emulator: Emulator, shape: str = "seed") -> tuple[str, dict[str, str]]:
     """A fresh Talentsoft vendor; its base URL and the headers of an authorized call."""
     vendor = mount(
-        emulator, TalentsoftEmulator(**TS_CLIENT, vacancies=4, candidates=8, attachments_per_candidate=(1, 2))
+        emulator,
+        TalentsoftEmulator(**TS_CLIENT, vacancies=4, candidates=8, attachments_per_candidate=(1, 2), shape=shape),
     )
     base = emulator.url(vendor.prefix)
     token = ts_token(base)["access_token"]
@@ -157,12 +147,12 @@ def fetch_talentsoft_token(emulator: Emulator) -> list[Any]:
     return [ts_token(emulator.url(vendor.prefix))]
 
 
-def fetch_talentsoft_vacancies(emulator: Emulator) -> list[Any]:
-    return [document for _, document in ts_documents(*_talentsoft(emulator), "vacancies", "offerdetail")]
+def fetch_talentsoft_vacancies(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    return [document for _, document in ts_documents(*_talentsoft(emulator, shape), "vacancies", "offerdetail")]
 
 
-def fetch_talentsoft_candidates(emulator: Emulator) -> list[Any]:
-    documents = ts_documents(*_talentsoft(emulator), "candidates", "applicantdetail")
+def fetch_talentsoft_candidates(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    documents = ts_documents(*_talentsoft(emulator, shape), "candidates", "applicantdetail")
     for archive, document in documents:  # the doc: each attachment id names a zip entry
         names = set(archive.namelist())
         assert all(item["id"] in names for item in document["attachments"]), (names, document["attachments"])
@@ -171,16 +161,18 @@ def fetch_talentsoft_candidates(emulator: Emulator) -> list[Any]:
     return [document for _, document in documents]
 
 
-def fetch_talentsoft_referential(emulator: Emulator) -> list[Any]:
-    base, headers = _talentsoft(emulator)
+def fetch_talentsoft_referential(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    base, headers = _talentsoft(emulator, shape)
     return [json_answer(requests.get(f"{base}/api/v1/referentials/countries", headers=headers, timeout=TIMEOUT))]
 
 
 # ---------------------------------------------------------------------------- HrFlow
 
 
-def _hrflow_get(emulator: Emulator, path: str, key: str = HRFLOW_KEY, **params: object) -> list[Any]:
-    vendor = mount(emulator, HrflowEmulator(api_key=HRFLOW_KEY, user_email=HRFLOW_USER))
+def _hrflow_get(
+    emulator: Emulator, path: str, key: str = HRFLOW_KEY, shape: str = "seed", **params: object
+) -> list[Any]:
+    vendor = mount(emulator, HrflowEmulator(api_key=HRFLOW_KEY, user_email=HRFLOW_USER, shape=shape))
     headers = {"X-API-KEY": key, "X-USER-EMAIL": HRFLOW_USER}
     answer = json_answer(
         requests.get(emulator.url(vendor.prefix) + path, params=params, headers=headers, timeout=TIMEOUT)
@@ -188,20 +180,26 @@ def _hrflow_get(emulator: Emulator, path: str, key: str = HRFLOW_KEY, **params: 
     return [answer]
 
 
-def fetch_hrflow_profiles(emulator: Emulator) -> list[Any]:
-    return _hrflow_get(emulator, "/profiles/searching", source_keys='["src-a"]', page=1, limit=2)
+def fetch_hrflow_profiles(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    return _hrflow_get(emulator, "/profiles/searching", shape=shape, source_keys='["src-a"]', page=1, limit=2)
 
 
-def fetch_hrflow_jobs(emulator: Emulator) -> list[Any]:
-    return _hrflow_get(emulator, "/jobs/searching", board_keys='["board-a"]', page=1, limit=2)
+def fetch_hrflow_jobs(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    return _hrflow_get(emulator, "/jobs/searching", shape=shape, board_keys='["board-a"]', page=1, limit=2)
 
 
-def fetch_hrflow_sources(emulator: Emulator) -> list[Any]:
-    return _hrflow_get(emulator, "/sources", page=1, limit=2)
+def fetch_hrflow_sources(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    return _hrflow_get(emulator, "/sources", shape=shape, page=1, limit=2)
 
 
-def fetch_hrflow_boards(emulator: Emulator) -> list[Any]:
-    return _hrflow_get(emulator, "/boards", page=1, limit=2)
+def fetch_hrflow_boards(emulator: Emulator, shape: str = "seed") -> list[Any]:
+    return _hrflow_get(emulator, "/boards", shape=shape, page=1, limit=2)
+
+
+def fetch_hrflow_storing(emulator: Emulator, objects: str) -> list[Any]:
+    keys, flag = ("source_keys", "return_profile") if objects == "profiles" else ("board_keys", "return_job")
+    containers = '["src-a"]' if objects == "profiles" else '["board-a"]'
+    return _hrflow_get(emulator, f"/storing/{objects}", shape="current", **{keys: containers, flag: "true"}, limit=2)
 
 
 def fetch_hrflow_error(emulator: Emulator) -> list[Any]:
@@ -221,6 +219,31 @@ def _youserve(emulator: Emulator) -> tuple[str, Any]:
 
 def fetch_youserve_token(emulator: Emulator) -> list[Any]:
     return [_youserve(emulator)[1]]
+
+
+def _visma_connect(emulator: Emulator) -> tuple[YouserveEmulator, Any]:
+    """A fresh YouServe vendor with its Visma Connect and Youforce hosts, and a Visma Connect token."""
+    vendor = mount(emulator, YouserveEmulator(**YS_CLIENT, tenant_id=YS_TENANT))
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": vendor.connect_client_id,
+        "client_secret": vendor.connect_client_secret,
+        "tenant_id": vendor.connect_tenant_id,
+    }
+    url = emulator.url(vendor.connect.prefix) + "/connect/token"
+    return vendor, json_answer(requests.post(url, data=form, timeout=TIMEOUT))
+
+
+def fetch_visma_connect_token(emulator: Emulator) -> list[Any]:
+    return [_visma_connect(emulator)[1]]
+
+
+def fetch_youforce_files(emulator: Emulator) -> list[Any]:
+    vendor, token = _visma_connect(emulator)
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    params = {"role": "subscriber", "pageIndex": 0, "pageSize": 2}
+    url = emulator.url(vendor.youforce.prefix) + "/v1.0/files"
+    return [json_answer(requests.get(url, params=params, headers=headers, timeout=TIMEOUT))]
 
 
 def fetch_youserve_files(emulator: Emulator) -> list[Any]:
@@ -262,6 +285,21 @@ def fetch_coresignal_files_not_ready(emulator: Emulator) -> list[Any]:
     return [_files(*_coresignal(emulator, polls_until_ready=2))]
 
 
+def fetch_coresignal_v2_files_not_ready(emulator: Emulator) -> list[Any]:
+    """The current API (v2, ``apikey``) while a request is processed."""
+    vendor = mount(emulator, CoresignalEmulator(jobs=50, rate_limit=10_000, polls_until_ready=2))
+    base = emulator.url(vendor.prefix)
+    session = requests.Session()
+    session.headers["apikey"] = vendor.api_key
+    answer = json_answer(
+        session.post(
+            f"{base}/v2/data_requests/job_base/filter", json={"filters": {"title": "engineer"}}, timeout=TIMEOUT
+        ),
+        status=201,
+    )
+    return [json_answer(session.get(f"{base}/v2/data_requests/{answer['request_id']}/files", timeout=TIMEOUT))]
+
+
 def fetch_coresignal_job_line(emulator: Emulator) -> list[Any]:
     session, base, answer = _coresignal(emulator)
     names = _files(session, base, answer)["data_request_files"]
@@ -275,25 +313,29 @@ def fetch_coresignal_job_line(emulator: Emulator) -> list[Any]:
 FETCHERS: dict[str, Callable[[Emulator], list[Any]]] = {
     "talentsoft/token": fetch_talentsoft_token,
     "talentsoft/vacancy_document": fetch_talentsoft_vacancies,
-    "talentsoft/vacancy_document_current": fetch_talentsoft_vacancies,
+    "talentsoft/vacancy_document_current": functools.partial(fetch_talentsoft_vacancies, shape="current"),
     "talentsoft/candidate_document": fetch_talentsoft_candidates,
-    "talentsoft/candidate_document_current": fetch_talentsoft_candidates,
+    "talentsoft/candidate_document_current": functools.partial(fetch_talentsoft_candidates, shape="current"),
     "talentsoft/referential_list": fetch_talentsoft_referential,
-    "talentsoft/referential_list_current": fetch_talentsoft_referential,
+    "talentsoft/referential_list_current": functools.partial(fetch_talentsoft_referential, shape="current"),
     "hrflow/profiles_searching": fetch_hrflow_profiles,
-    "hrflow/profiles_searching_current": fetch_hrflow_profiles,
+    "hrflow/profiles_searching_current": functools.partial(fetch_hrflow_profiles, shape="current"),
     "hrflow/jobs_searching": fetch_hrflow_jobs,
-    "hrflow/jobs_searching_current": fetch_hrflow_jobs,
+    "hrflow/jobs_searching_current": functools.partial(fetch_hrflow_jobs, shape="current"),
     "hrflow/sources_list": fetch_hrflow_sources,
-    "hrflow/sources_list_current": fetch_hrflow_sources,
+    "hrflow/sources_list_current": functools.partial(fetch_hrflow_sources, shape="current"),
     "hrflow/boards_list": fetch_hrflow_boards,
-    "hrflow/boards_list_current": fetch_hrflow_boards,
+    "hrflow/boards_list_current": functools.partial(fetch_hrflow_boards, shape="current"),
+    "hrflow/profiles_storing_current": functools.partial(fetch_hrflow_storing, objects="profiles"),
+    "hrflow/jobs_storing_current": functools.partial(fetch_hrflow_storing, objects="jobs"),
     "hrflow/error_envelope": fetch_hrflow_error,
     "youserve/token": fetch_youserve_token,
     "youserve/files_page": fetch_youserve_files,
+    "youserve/connect_token_current": fetch_visma_connect_token,
+    "youserve/youforce_files_page_current": fetch_youforce_files,
     "coresignal/data_request": fetch_coresignal_data_request,
     "coresignal/files_list": fetch_coresignal_files,
-    "coresignal/files_list_processing_current": fetch_coresignal_files_not_ready,
+    "coresignal/files_list_processing_current": fetch_coresignal_v2_files_not_ready,
     "coresignal/job_line": fetch_coresignal_job_line,
 }
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.__main__ import demo_vendors, tap_config
+from tests.contracts.columns import TABLES, unfilled
+from tests.emulator.__main__ import demo_vendors, hosts, tap_config
 from tests.emulator.server import Emulator
 
 psycopg = pytest.importorskip("psycopg")
@@ -115,7 +116,7 @@ class Pipeline:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     vendors = demo_vendors(polls_until_ready=2)
-    emulator = Emulator(list(vendors)).start()
+    emulator = Emulator(hosts(vendors)).start()
     project = Pipeline(emulator, vendors, tmp_path_factory.mktemp("e2e"))
     project.meltano("install")
     try:
@@ -171,6 +172,19 @@ def test_first_run_loads_everything(pipeline: Pipeline) -> None:
         pipeline.query(f"select raw from \"{pipeline.schema}\".hrflow_profiles where key = '{profile['key']}'")[0][0]
         == profile
     )
+
+    # Every typed column the vendor's record fills is filled (each vendor in its current generation).
+    for stream, table in TABLES.items():
+        columns = [
+            c
+            for (c,) in pipeline.query(
+                "select column_name from information_schema.columns "
+                f"where table_schema = '{pipeline.schema}' and table_name = '{stream}'"
+            )
+        ]
+        for row in pipeline.query(f'select * from "{pipeline.schema}"."{stream}"'):
+            record = dict(zip(columns, row, strict=True))
+            assert unfilled(table, record["raw"], record) == [], f"{stream}: {record['raw']}"
 
     # Stored files match their checksums.
     for table in ("attachments", "delivered_files"):
@@ -241,7 +255,10 @@ def test_stream_maps_mask_candidate_emails(pipeline: Pipeline) -> None:
         extra_env={"TAP_HRDATA_STREAM_MAPS": json.dumps(maps)},
     )
     talentsoft = pipeline.vendors[0]
-    emails = {d["candidateDetail"]["id"]: d["candidateDetail"]["email"] for d in talentsoft.candidate_docs()}
+    emails = {
+        d["candidateDetail"]["id"]: d["candidateDetail"]["personalInformation"]["email"]
+        for d in talentsoft.candidate_docs()
+    }
     rows = pipeline.query(f'select id, email from "{pipeline.schema}".candidates')
     assert rows
     for candidate_id, email in rows:

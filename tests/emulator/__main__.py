@@ -1,8 +1,11 @@
 """Serve every vendor API on 127.0.0.1: ``python -m tests.emulator --port 8080``.
 
-Mounts Talentsoft at /ts, HrFlow at /hrflow, YouServe at /youserve and Coresignal at
-/coresignal, with the demo data set, and prints a tap config pointing at them (the
-``demo`` environment of meltano.yml uses the same URLs and credentials).
+Mounts Talentsoft at /ts, HrFlow at /hrflow, YouServe at /youserve (with Visma Connect at
+/visma-connect and the Youforce File API at /youforce) and Coresignal at /coresignal, with
+the demo data set, and prints a tap config pointing at them (the ``demo`` environment of
+meltano.yml uses the same URLs and credentials). The demo speaks each vendor as it answers
+today: Talentsoft's real export shapes, HrFlow's Storing API, Visma Connect sign-in,
+Coresignal's v2 API; the seed docs' generation stays in the source tests.
 """
 
 from __future__ import annotations
@@ -24,20 +27,32 @@ def demo_vendors(
 ) -> tuple[TalentsoftEmulator, HrflowEmulator, YouserveEmulator, CoresignalEmulator]:
     """The demo data set: small enough to load in seconds, varied enough to show every stream."""
     return (
-        TalentsoftEmulator(vacancies=40, candidates=25, attachments_per_candidate=(1, 3)),
-        HrflowEmulator(),
+        TalentsoftEmulator(vacancies=40, candidates=25, attachments_per_candidate=(1, 3), shape="current"),
+        HrflowEmulator(shape="current", unindexed_profiles=1),
         YouserveEmulator(),
         CoresignalEmulator(jobs=2000, polls_until_ready=polls_until_ready),
     )
 
 
+def hosts(vendors: tuple) -> list:
+    """Every host the vendors serve from (YouServe: its own, Visma Connect's, Youforce's)."""
+    return [host for vendor in vendors for host in (vendor.hosts() if hasattr(vendor, "hosts") else (vendor,))]
+
+
 def tap_config(emulator: Emulator, vendors: tuple, files_storage_url: str = "output/files") -> dict:
-    """A tap config with every source pointing at ``emulator`` (the demo's settings)."""
-    config: dict = {"files_storage_url": files_storage_url}
-    for vendor in vendors:
-        config[vendor.source] = vendor.tap_settings(emulator.url(vendor.prefix))
+    """A tap config with every source pointing at ``emulator``, in each vendor's current generation."""
+    talentsoft, hrflow, youserve, coresignal = vendors
+    config: dict = {
+        "files_storage_url": files_storage_url,
+        "talentsoft": talentsoft.tap_settings(emulator.url(talentsoft.prefix)),
+        "hrflow": hrflow.tap_settings(emulator.url(hrflow.prefix)),  # the Storing API: the default listing
+        "youserve": youserve.youforce.tap_settings(emulator.url(youserve.youforce.prefix)),  # Visma Connect
+        "coresignal": coresignal.tap_settings(emulator.url(coresignal.prefix)),
+    }
     config["talentsoft"]["referential_categories"] = ["countries", "languages"]
     config["youserve"]["business_types"] = [7101, 8000, 101100]
+    config["coresignal"].pop("api_token")
+    config["coresignal"]["api_key"] = coresignal.api_key  # the v2 API
     config["coresignal"]["poll_interval_seconds"] = 1
     return config
 
@@ -49,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-config", action="store_true", help="print a tap config for this emulator")
     args = parser.parse_args(argv)
     vendors = demo_vendors()
-    emulator = Emulator(list(vendors), port=args.port)
+    emulator = Emulator(hosts(vendors), port=args.port)
     if args.print_config:
         print(json.dumps(tap_config(emulator, vendors), indent=2))
     print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)

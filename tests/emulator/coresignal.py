@@ -1,16 +1,53 @@
 """Coresignal Jobs Data API, Bulk Collect: the emulated vendor (mounted at ``/coresignal``).
 
-Four endpoints, as in the vendor documentation::
+Two generations side by side, as the vendor serves them (some accounts still have v1)::
 
+    v1, ``Authorization: Bearer <api_token>`` (the older documentation):
     POST /v1/professional_network/job/bulk_collect/filter   {"filters": {...}, "limit"?, "webhook_url"?}
     POST /v1/professional_network/job/bulk_collect/id_file  multipart/form-data, "file": a job id a line
     GET  /v1/bulk_collect/{id}/files                        {"data_request_files": [...]} ([] until ready)
     GET  /v1/bulk_collect/{id}/files/{file_name}            gzip JSON Lines, streamed, chunked
 
-Strict where the real API is (or may be): exact Bearer token, unknown body keys and filter
-keys, malformed multipart, ``%2F`` instead of ``/`` in a file name, a 27 requests/second
-per-token limit (429 + ``Retry-After: 1``), credits charged at the POST (402 when short),
-409 for an identical request that is still being downloaded.
+    v2, ``apikey: <api_key>`` (docs.coresignal.com today):
+    POST /v2/data_requests/job_base/filter   {"filters": {...}, "limit"?, "webhook_url"?, "data_format"?: "json"}
+    POST /v2/data_requests/job_base/id_file  multipart/form-data, "ids_file": a job id a line
+                                             (optional plain fields "webhook_url", "data_format")
+    GET  /v2/data_requests/{id}/files        {"data_request_files": [...]} once collected
+    GET  /v2/data_requests/{id}/files/{file_name}   gzip JSON Lines, as v1
+
+Strict where the real API is (or may be): exact credentials (each generation answers 401 to
+the other's), unknown body keys, filter keys and form fields, malformed multipart, ``%2F``
+instead of ``/`` in a file name, a 27 requests/second per-credential limit (429 +
+``Retry-After: 1``), 409 for an identical request (same generation) that is still being
+collected or downloaded.
+
+v1: the POST answers 200 ``{"request_id": id}`` (key: ``id_field_name``) and charges credits
+at once (402 ``{"message": "Insufficient credits"}`` when short); the files list is ``[]``
+until ready; a request that matched nothing delivers one empty file. No record cap.
+
+v2: the POST answers ``v2_post_status`` (201) ``{"request_id": id}`` with ``Location:
+/v2/data_requests/{id}/files`` (relative to the API base, as the vendor writes it), and
+charges nothing. The request is collected at the poll after ``polls_until_ready`` polls of
+its files list; until then the list answers ``not_ready_status`` (200) ``{"message": "Data
+request is still being processed"}`` (or ``{"data_request_files": []}`` with
+``not_ready_answer="empty_list"``). Collecting ends in one of:
+
+    200 {"data_request_files": [...]}                              credits charged now
+    422 {"message": "Request matched too many IDs. Maximum is 10,000 IDs"}
+        a filter request that would deliver more than ``record_cap`` records (no ``limit``,
+        or ``limit`` > cap): accepted by the POST, rejected here, charged nothing
+    422 {"message": "No records matched the request"}          nothing matched, no file
+    402 {"detail": "Insufficient credits"}                      credits ran out while collecting
+
+and that answer stays. An id file of more than ``record_cap`` ids is refused by the POST: 400
+``{"message": "File contains too many IDs. Maximum is 10,000 IDs"}``; a malformed id file is
+a 400 too (v1: 422). Unknown paths under ``/v2/`` (a request id that is not a UUID) answer 404
+before credentials are looked at, as a gateway does.
+
+Both generations keep a data request ``retention_days`` (30) after its POST; past that, its
+files list and files answer ``expired_status`` (503, as the vendor's response code table
+files the 30-day rule; 404 ``Data request not found`` when set to 404). The clock is the wall
+clock moved by :meth:`CoresignalEmulator.advance_days` or by setting ``now``.
 
 The job universe is deterministic from ``seed``. Only a compact tuple per job is kept in
 memory; job objects and the gzip files are built on the fly while they are sent, so a
@@ -45,8 +82,22 @@ ID_FILE_PATH = "/v1/professional_network/job/bulk_collect/id_file"
 NON_UTF8_BYTES = b"Ren\xe9 \xff"
 _LIST_RE = re.compile(r"^/v1/bulk_collect/([^/]+)/files$")
 _FILE_RE = re.compile(r"^/v1/bulk_collect/([^/]+)/files/(.+)$")
+V2_FILTER_PATH = "/v2/data_requests/job_base/filter"
+V2_ID_FILE_PATH = "/v2/data_requests/job_base/id_file"
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_V2_LIST_RE = re.compile(rf"^/v2/data_requests/({_UUID})/files$")
+_V2_FILE_RE = re.compile(rf"^/v2/data_requests/({_UUID})/files/(.+)$")
+_API_KEY_RE = re.compile(r"[A-Za-z0-9]{32}")
 
 BODY_KEYS = frozenset({"filters", "limit", "webhook_url"})
+V2_BODY_KEYS = BODY_KEYS | {"data_format"}
+V2_FORM_FIELDS = frozenset({"ids_file", "webhook_url", "data_format"})
+DATA_FORMATS = frozenset({"json"})  # the only format this emulator writes
+#: The answer of a v2 files list while the request is being collected (a public client waits on it).
+STILL_PROCESSING = "Data request is still being processed"
+NO_MATCH = "No records matched the request"
+#: Request states: being collected, delivered, or one of the failures of a v2 collection.
+PROCESSING, READY, TOO_MANY, NO_MATCH_STATE, NO_CREDITS = "processing", "ready", "too_many", "no_match", "no_credits"
 STRING_FILTERS = frozenset(
     {
         "title",
@@ -232,6 +283,14 @@ class _Core(NamedTuple):
 class Invalid(Exception):  # noqa: N818  # a 422 answer, not a crash
     """A request the real API would reject with 422."""
 
+    status = 422
+
+
+class BadFile(Invalid):
+    """A v2 id file the real API rejects with 400 (malformed, or more ids than the cap)."""
+
+    status = 400
+
 
 @dataclass
 class DataRequest:
@@ -246,13 +305,24 @@ class DataRequest:
     bounds: list[tuple[int, int]]  # the slice of ``indices`` each file holds
     webhook_url: str | None = None
     polls: int = 0
-    ready: bool = False
     completed: set[str] = field(default_factory=set)  # files sent in full at least once
+    generation: str = "v1"  # "v1" or "v2"
+    created_at: float = 0.0  # the emulator's clock at the POST (epoch seconds)
+    too_many: bool = False  # a v2 filter request that would deliver more than the record cap
+    status: str = PROCESSING  # then READY, or (v2) TOO_MANY, NO_MATCH_STATE or NO_CREDITS
+    charged: int = 0  # credits this request cost (v1: at the POST; v2: when collected)
+
+    @property
+    def ready(self) -> bool:
+        """True once its files are listed."""
+        return self.status == READY
 
     @property
     def in_progress(self) -> bool:
-        """True until every file has been downloaded in full at least once."""
-        return not self.completed.issuperset(self.file_names)
+        """True while being collected, then until every file has been downloaded in full at least once."""
+        if self.status == PROCESSING:
+            return True
+        return self.status == READY and not self.completed.issuperset(self.file_names)
 
 
 def format_time(epoch: int) -> str:
@@ -352,6 +422,18 @@ def _parse_part(raw: bytes) -> Part:
     return Part(name=name, filename=parsed.get_filename(), headers=headers, data=data)
 
 
+def _check_webhook(value: object) -> None:
+    if not isinstance(value, str) or not re.match(r"^https://[^/\s]+", value):
+        msg = f"Field 'webhook_url' must be an https URL, got {value!r}"
+        raise Invalid(msg)
+
+
+def _check_data_format(value: object) -> None:
+    if value not in DATA_FORMATS:
+        msg = f"Field 'data_format' must be one of {sorted(DATA_FORMATS)}, got {value!r}"
+        raise Invalid(msg)
+
+
 def parse_id_file(data: bytes) -> list[int]:
     """Job ids, one a line; blank lines are skipped, anything else but digits is refused."""
     try:
@@ -375,7 +457,15 @@ def parse_id_file(data: bytes) -> list[int]:
 
 
 class CoresignalEmulator:
-    """The Coresignal Bulk Collect API for jobs (see the module docstring)."""
+    """The Coresignal Bulk Collect API for jobs (see the module docstring).
+
+    Constructor arguments beyond the job universe: ``api_token`` (v1 Bearer token),
+    ``api_key`` (v2 ``apikey`` header, 32 letters and digits), ``record_cap`` (v2 records a
+    request may deliver), ``not_ready_status`` (status of the v2 "still being processed"
+    answer), ``not_ready_answer`` ("message", "empty_list", or None: each generation's own),
+    ``expired_status`` and ``retention_days`` (files kept after the POST), ``v2_post_status``
+    (the v2 POSTs' success status) and ``now`` (start the clock there, epoch seconds).
+    """
 
     prefix = "/coresignal"
 
@@ -383,6 +473,7 @@ class CoresignalEmulator:
         self,
         *,
         api_token: str = "cs-token-0123456789",  # noqa: S107
+        api_key: str = "csKey0123456789abcdefghijklmnopq",
         jobs: int = 5000,
         files_per_request: int = 3,
         polls_until_ready: int = 2,
@@ -391,8 +482,22 @@ class CoresignalEmulator:
         id_field_name: str = "request_id",
         seed: int = 1,
         compress_level: int = 1,
+        record_cap: int = 10_000,
+        not_ready_status: int = 200,
+        not_ready_answer: str | None = None,
+        expired_status: int = 503,
+        retention_days: float = 30,
+        v2_post_status: int = 201,
+        now: float | None = None,
     ) -> None:
+        if not _API_KEY_RE.fullmatch(api_key):
+            msg = f"api_key must be 32 letters and digits, got {api_key!r}"
+            raise ValueError(msg)
+        if not_ready_answer not in (None, "message", "empty_list"):
+            msg = f"not_ready_answer must be 'message', 'empty_list' or None, got {not_ready_answer!r}"
+            raise ValueError(msg)
         self.api_token = api_token
+        self.api_key = api_key
         self.files_per_request = files_per_request
         self.polls_until_ready = polls_until_ready
         self.credits = credits
@@ -400,15 +505,28 @@ class CoresignalEmulator:
         self.id_field_name = id_field_name
         self.seed = seed
         self.compress_level = compress_level
+        self.record_cap = record_cap
+        self.not_ready_status = not_ready_status
+        self.not_ready_answer = not_ready_answer
+        self.expired_status = expired_status
+        self.retention_days = retention_days
+        self.v2_post_status = v2_post_status
+        self._clock_offset = 0.0 if now is None else now - time.time()
         self.faults = Faults()
         # bookkeeping, for tests
-        self.post_count = 0
-        self.posts: list[tuple[str, Any]] = []
+        self.post_count = 0  # accepted POSTs, both generations
+        self.posts: list[tuple[str, Any]] = []  # (kind, body or ids) of each accepted POST, both generations
+        self.post_counts: Counter[str] = Counter()  # accepted POSTs by generation ("v1", "v2")
+        self.posts_by_generation: dict[str, list[tuple[str, Any]]] = {"v1": [], "v2": []}
+        self.auth_used: Counter[tuple[str, str]] = Counter()  # (generation, "authorization" | "apikey")
+        self.auth_refused: Counter[tuple[str, str]] = Counter()  # (generation, header sent, or "none")
         self.requests_per_second: Counter[int] = Counter()
         self.request_times: list[float] = []
         self.polls: Counter[str] = Counter()
+        self.files_listed: Counter[str] = Counter()  # request id: lists answered with its file names
         self.downloads: Counter[tuple[str, str]] = Counter()
         self.rate_limited = 0  # 429 answers given
+        self.expired_answers = 0  # answers about a request past its retention
         self.data_requests: dict[str, DataRequest] = {}
 
         self._lock = threading.Lock()
@@ -627,7 +745,34 @@ class CoresignalEmulator:
     def in_progress(self, request_id: str) -> bool:
         """Whether a data request still blocks an identical one (409)."""
         with self._lock:
-            return self.data_requests[request_id].in_progress
+            return self._blocks(self.data_requests[request_id])
+
+    def status(self, request_id: str) -> str:
+        """ "processing", "ready", "too_many", "no_match", "no_credits", or "expired"."""
+        with self._lock:
+            data_request = self.data_requests[request_id]
+            return "expired" if self._expired(data_request) else data_request.status
+
+    # ------------------------------------------------------------------ the clock
+
+    @property
+    def now(self) -> float:
+        """The emulator's clock (epoch seconds): the wall clock, moved by ``advance_days`` or set."""
+        return time.time() + self._clock_offset
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._clock_offset = value - time.time()
+
+    def advance_days(self, days: float) -> None:
+        """Move the clock ``days`` forward (files expire ``retention_days`` after their POST)."""
+        self._clock_offset += days * 86400
+
+    def _expired(self, data_request: DataRequest) -> bool:
+        return self.now - data_request.created_at >= self.retention_days * 86400
+
+    def _blocks(self, data_request: DataRequest) -> bool:
+        return data_request.in_progress and not self._expired(data_request)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -655,13 +800,13 @@ class CoresignalEmulator:
         try:
             response = self._route(request, fault)
         except Invalid as exc:
-            response = Response.json(422, {"message": str(exc)})
+            response = Response.json(exc.status, {"message": str(exc)})
         return Faults.apply(fault, response)
 
     def _rate_limit(self, request: Request) -> Response | None:
-        """Count the request; a 429 when its token already made ``rate_limit`` requests in the last second."""
+        """Count the request; a 429 when its credential already made ``rate_limit`` requests in the last second."""
         now = time.monotonic()
-        token = request.headers.get("Authorization") or ""
+        token = request.headers.get("apikey") or request.headers.get("Authorization") or ""
         with self._lock:
             self.request_times.append(now)
             self.requests_per_second[int(now)] += 1
@@ -675,15 +820,22 @@ class CoresignalEmulator:
         return None
 
     def _route(self, request: Request, fault: Fault | None) -> Response:
+        if request.path.startswith("/v2/"):
+            return self._route_v2(request, fault)
         if request.headers.get("Authorization") != f"Bearer {self.api_token}":
+            self._refused("v1", request)
             return Response.json(401, {"message": "Unauthorized: invalid or missing Bearer token"})
+        with self._lock:
+            self.auth_used[("v1", "authorization")] += 1
         path = request.path
         if "%2f" in path.lower():  # an encoded slash is not a path separator: no such file
             return Response.json(404, {"message": "Not Found"})
         if path in {FILTER_PATH, ID_FILE_PATH}:
             if request.method != "POST":
                 return Response.json(405, {"message": "Method Not Allowed"})
-            return self._post_filter(request) if path == FILTER_PATH else self._post_id_file(request)
+            if path == FILTER_PATH:
+                return self._post_filter(request, "v1")
+            return self._post_id_file(request)
         listing = _LIST_RE.match(path)
         download = None if listing else _FILE_RE.match(path)
         if listing is None and download is None:
@@ -691,13 +843,45 @@ class CoresignalEmulator:
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
         if listing is not None:
-            return self._list_files(listing.group(1))
+            return self._list_files("v1", listing.group(1))
         assert download is not None
-        return self._download(download.group(1), download.group(2), fault)
+        return self._download("v1", download.group(1), download.group(2), fault)
+
+    def _route_v2(self, request: Request, fault: Fault | None) -> Response:
+        """The v2 generation: the route is found first (404 before credentials), then the ``apikey`` header."""
+        path = request.path
+        listing = _V2_LIST_RE.match(path)
+        download = None if listing else _V2_FILE_RE.match(path)
+        if path not in {V2_FILTER_PATH, V2_ID_FILE_PATH} and listing is None and download is None:
+            return Response.json(404, {"message": "Not Found"})
+        key = request.headers.get("apikey")
+        if key != self.api_key:
+            self._refused("v2", request)
+            message = "No API key found in request" if key is None else "Invalid authentication credentials"
+            return Response.json(401, {"message": message})
+        with self._lock:
+            self.auth_used[("v2", "apikey")] += 1
+        if "%2f" in path.lower():
+            return Response.json(404, {"message": "Not Found"})
+        if listing is None and download is None:
+            if request.method != "POST":
+                return Response.json(405, {"message": "Method Not Allowed"})
+            return self._post_filter(request, "v2") if path == V2_FILTER_PATH else self._post_id_file_v2(request)
+        if request.method != "GET":
+            return Response.json(405, {"message": "Method Not Allowed"})
+        if listing is not None:
+            return self._list_files("v2", listing.group(1))
+        assert download is not None
+        return self._download("v2", download.group(1), download.group(2), fault)
+
+    def _refused(self, generation: str, request: Request) -> None:
+        sent = [name for name in ("authorization", "apikey") if request.headers.get(name) is not None]
+        with self._lock:
+            self.auth_refused[(generation, "+".join(sent) or "none")] += 1
 
     # POST filter -------------------------------------------------------------------------
 
-    def _post_filter(self, request: Request) -> Response:
+    def _post_filter(self, request: Request, generation: str) -> Response:
         content_type = _header_param("Content-Type", request.headers.get("Content-Type") or "")
         if content_type.get_content_type() != "application/json":
             msg = "Content-Type must be application/json"
@@ -710,7 +894,7 @@ class CoresignalEmulator:
         if not isinstance(body, dict):
             msg = "Request body must be a JSON object"
             raise Invalid(msg)
-        extra = sorted(set(body) - BODY_KEYS)
+        extra = sorted(set(body) - (BODY_KEYS if generation == "v1" else V2_BODY_KEYS))
         if extra:
             msg = f"Unexpected field(s) in request body: {', '.join(extra)}"
             raise Invalid(msg)
@@ -728,10 +912,14 @@ class CoresignalEmulator:
             msg = f"Field 'limit' must be a positive integer, got {limit!r}"
             raise Invalid(msg)
         webhook = body.get("webhook_url")
-        if "webhook_url" in body and (not isinstance(webhook, str) or not re.match(r"^https://[^/\s]+", webhook)):
-            msg = f"Field 'webhook_url' must be an https URL, got {webhook!r}"
-            raise Invalid(msg)
+        if "webhook_url" in body:
+            _check_webhook(webhook)
+        if "data_format" in body:
+            _check_data_format(body["data_format"])
 
+        # v2: a request that would deliver more than the cap is accepted, and rejected while collecting
+        capped = generation == "v2" and (limit is None or limit > self.record_cap)
+        stop = self.record_cap + 1 if capped else limit
         with self._lock:
             last_updated = array("q", self._last_updated)
             cores = self._core[: len(last_updated)]
@@ -739,10 +927,22 @@ class CoresignalEmulator:
         for position, core in enumerate(cores):
             if all(predicate(core, last_updated[position]) for predicate in predicates):
                 selected.append(position)
-                if limit is not None and len(selected) >= limit:
+                if stop is not None and len(selected) >= stop:
                     break
-        key = "filter:" + json.dumps(body, sort_keys=True, separators=(",", ":"))
-        return self._accept("filter", key, body, selected, last_updated=last_updated, webhook_url=webhook)
+        too_many = capped and len(selected) > self.record_cap
+        if too_many:
+            selected = array("q")
+        key = f"{generation}:filter:" + json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return self._accept(
+            generation,
+            "filter",
+            key,
+            body,
+            selected,
+            last_updated=last_updated,
+            webhook_url=webhook,
+            too_many=too_many,
+        )
 
     def _predicate(self, name: str, value: object) -> Callable[[_Core, int], bool]:
         """The test one filter makes on a job (its core and its current last_updated)."""
@@ -807,6 +1007,44 @@ class CoresignalEmulator:
             msg = "Field 'file' is required: exactly one uploaded file of job ids"
             raise Invalid(msg)
         ids = parse_id_file(files[0].data)
+        return self._accept_ids("v1", ids, webhook_url=None)
+
+    def _post_id_file_v2(self, request: Request) -> Response:
+        parts = parse_multipart(request.body, request.headers.get("Content-Type") or "")
+        unknown = sorted({part.name for part in parts} - V2_FORM_FIELDS)
+        if unknown:
+            msg = f"Unexpected form field(s): {', '.join(unknown)} (the ids go in an 'ids_file' file)"
+            raise Invalid(msg)
+        files = [part for part in parts if part.name == "ids_file"]
+        if len(files) != 1 or files[0].filename is None:
+            msg = "Field 'ids_file' is required: exactly one uploaded file of job ids"
+            raise Invalid(msg)
+        fields: dict[str, str] = {}
+        for part in parts:
+            if part.name == "ids_file":
+                continue
+            if part.filename is not None or part.name in fields:
+                msg = f"Form field '{part.name}' must be given once, as a plain value"
+                raise Invalid(msg)
+            try:
+                fields[part.name] = part.data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                msg = f"Form field '{part.name}' is not UTF-8 text"
+                raise Invalid(msg) from exc
+        if "webhook_url" in fields:
+            _check_webhook(fields["webhook_url"])
+        if "data_format" in fields:
+            _check_data_format(fields["data_format"])
+        try:
+            ids = parse_id_file(files[0].data)
+        except Invalid as exc:
+            raise BadFile(str(exc)) from exc
+        if len(ids) > self.record_cap:
+            msg = f"File contains too many IDs. Maximum is {self.record_cap:,} IDs"
+            raise BadFile(msg)
+        return self._accept_ids("v2", ids, webhook_url=fields.get("webhook_url"))
+
+    def _accept_ids(self, generation: str, ids: list[int], *, webhook_url: str | None) -> Response:
         with self._lock:
             last_updated = array("q", self._last_updated)
             seen: set[int] = set()
@@ -816,13 +1054,16 @@ class CoresignalEmulator:
                 if position is not None and position < len(last_updated) and job_id not in seen:
                     seen.add(job_id)
                     selected.append(position)
-        key = "id_file:" + ",".join(map(str, ids))
-        return self._accept("id_file", key, ids, selected, last_updated=last_updated, webhook_url=None)
+        key = f"{generation}:id_file:" + ",".join(map(str, ids))
+        return self._accept(
+            generation, "id_file", key, ids, selected, last_updated=last_updated, webhook_url=webhook_url
+        )
 
     # common to both POSTs ----------------------------------------------------------------
 
     def _accept(
         self,
+        generation: str,
         kind: str,
         key: str,
         posted: object,
@@ -830,19 +1071,28 @@ class CoresignalEmulator:
         *,
         last_updated: array,
         webhook_url: str | None,
+        too_many: bool = False,
     ) -> Response:
-        """The 409 and credit rules, then a new data request."""
+        """The 409 rule and (v1) the credit rule, then a new data request."""
         with self._lock:
-            if any(other.key == key and other.in_progress for other in self.data_requests.values()):
+            if any(other.key == key and self._blocks(other) for other in self.data_requests.values()):
                 return Response.json(409, {"message": "Identical request already in progress"})
-            if len(selected) > self.credits:
-                return Response.json(402, {"message": "Insufficient credits"})
-            self.credits -= len(selected)
+            charged = 0
+            if generation == "v1":  # v1 charges at the POST; v2 when the request is collected
+                if len(selected) > self.credits:
+                    return Response.json(402, {"message": "Insufficient credits"})
+                self.credits -= len(selected)
+                charged = len(selected)
             self.post_count += 1
             self.posts.append((kind, posted))
+            self.post_counts[generation] += 1
+            self.posts_by_generation[generation].append((kind, posted))
             request_id = str(uuid.uuid4())
-            files = max(1, min(self.files_per_request, len(selected)))  # no match: one empty file
-            per_file, extra = divmod(len(selected), files)
+            if generation == "v1":
+                files = max(1, min(self.files_per_request, len(selected)))  # no match: one empty file
+            else:
+                files = min(self.files_per_request, len(selected))  # no match: no file (a 422)
+            per_file, extra = divmod(len(selected), max(1, files))
             bounds, start = [], 0
             for k in range(files):
                 end = start + per_file + (1 if k < extra else 0)
@@ -858,29 +1108,82 @@ class CoresignalEmulator:
                 file_names=[f"json/part-{k:05d}-{file_uuid}.json.gz" for k in range(files)],
                 bounds=bounds,
                 webhook_url=webhook_url,
+                generation=generation,
+                created_at=self.now,
+                too_many=too_many,
+                charged=charged,
             )
-        location = f"{self.prefix}/v1/bulk_collect/{request_id}/files"
-        return Response.json(200, {self.id_field_name: request_id}, {"Location": location})
+        if generation == "v1":
+            location = f"{self.prefix}/v1/bulk_collect/{request_id}/files"
+            return Response.json(200, {self.id_field_name: request_id}, {"Location": location})
+        # as the vendor writes it: relative to the API base (…/cdapi), not to the host
+        location = f"/v2/data_requests/{request_id}/files"
+        return Response.json(self.v2_post_status, {"request_id": request_id}, {"Location": location})
 
     # GET files ---------------------------------------------------------------------------
 
-    def _list_files(self, request_id: str) -> Response:
-        with self._lock:
-            data_request = self.data_requests.get(request_id)
-            if data_request is None:
+    def _find(self, generation: str, request_id: str) -> DataRequest | Response:
+        """The data request (caller holds the lock), or the 404 / expiry answer."""
+        data_request = self.data_requests.get(request_id)
+        if data_request is None or data_request.generation != generation:
+            return Response.json(404, {"message": "Data request not found"})
+        if self._expired(data_request):
+            self.expired_answers += 1
+            if self.expired_status == 404:
                 return Response.json(404, {"message": "Data request not found"})
+            days = f"{self.retention_days:g}"
+            message = f"Data request files are no longer available: they are kept {days} days after the request"
+            return Response.json(self.expired_status, {"message": message})
+        return data_request
+
+    def _collect(self, data_request: DataRequest) -> None:
+        """End the collection of a request (caller holds the lock): v2 may fail it, and charges it."""
+        if data_request.generation == "v1":
+            data_request.status = READY
+            return
+        count = len(data_request.indices)
+        if data_request.too_many:
+            data_request.status = TOO_MANY
+        elif count == 0:
+            data_request.status = NO_MATCH_STATE
+        elif count > self.credits:
+            data_request.status = NO_CREDITS
+        else:
+            self.credits -= count
+            data_request.charged = count
+            data_request.status = READY
+
+    def _list_files(self, generation: str, request_id: str) -> Response:
+        with self._lock:
+            found = self._find(generation, request_id)
+            if isinstance(found, Response):
+                return found
+            data_request = found
             self.polls[request_id] += 1
             data_request.polls += 1
-            if data_request.polls > self.polls_until_ready:
-                data_request.ready = True
-            names = list(data_request.file_names) if data_request.ready else []
-        return Response.json(200, {"data_request_files": names})
+            if data_request.status == PROCESSING and data_request.polls > self.polls_until_ready:
+                self._collect(data_request)
+            status = data_request.status
+            if status == READY:
+                self.files_listed[request_id] += 1
+                return Response.json(200, {"data_request_files": list(data_request.file_names)})
+        if status == PROCESSING:
+            answer = self.not_ready_answer or ("empty_list" if generation == "v1" else "message")
+            if answer == "empty_list":
+                return Response.json(200, {"data_request_files": []})
+            return Response.json(self.not_ready_status, {"message": STILL_PROCESSING})
+        if status == TOO_MANY:
+            return Response.json(422, {"message": f"Request matched too many IDs. Maximum is {self.record_cap:,} IDs"})
+        if status == NO_MATCH_STATE:
+            return Response.json(422, {"message": NO_MATCH})
+        return Response.json(402, {"detail": "Insufficient credits"})
 
-    def _download(self, request_id: str, file_name: str, fault: Fault | None) -> Response:
+    def _download(self, generation: str, request_id: str, file_name: str, fault: Fault | None) -> Response:
         with self._lock:
-            data_request = self.data_requests.get(request_id)
-            if data_request is None:
-                return Response.json(404, {"message": "Data request not found"})
+            found = self._find(generation, request_id)
+            if isinstance(found, Response):
+                return found
+            data_request = found
             if not data_request.ready or file_name not in data_request.file_names:
                 return Response.json(404, {"message": "File not found"})
             self.downloads[(request_id, file_name)] += 1

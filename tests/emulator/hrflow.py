@@ -1,18 +1,38 @@
 """The HrFlow.ai part of the vendor emulator, mounted under ``/hrflow``.
 
-It speaks the subset of the HrFlow v1 HTTP API the tap reads:
+It speaks the subset of the HrFlow v1 HTTP API the tap reads, as HrFlow's own Python SDK
+(``Riminder/python-hrflow-api``) sends it:
 
-* ``GET /profiles/searching`` (``source_keys`` JSON list, ``page``, ``limit``, ``sort_by``, ``order_by``)
-* ``GET /jobs/searching`` (``board_keys`` JSON list, same paging and sorting)
-* ``GET /sources`` and ``GET /boards`` (``name`` substring filter, ``page``, ``limit``)
+* Searching API: ``GET /profiles/searching`` (``source_keys`` JSON list, ``page``, ``limit``,
+  ``sort_by``, ``order_by``) and ``GET /jobs/searching`` (``board_keys`` JSON list, same paging
+  and sorting); ``data`` is ``{"profiles": [...]}`` / ``{"jobs": [...]}``.
+* Storing API: ``GET /storing/profiles`` (``source_keys``, ``return_profile``, ``page``, ``limit``,
+  ``sort_by``, ``order_by``, and the filters ``name``, ``key``, ``reference``, ``location_lat`` /
+  ``location_lon`` / ``location_dist``, ``created_at_min`` / ``created_at_max``) and
+  ``GET /storing/jobs`` (``board_keys``, ``return_job``, same); ``data`` is the list itself. It
+  lists every stored object, those the Searching API leaves unindexed included, and needs no
+  Searching subscription (``searching_api=False`` turns the Searching API off).
+* ``GET /sources`` and ``GET /boards`` (``name`` substring filter, ``page``, ``limit``,
+  ``sort_by`` ``date``, ``order_by``).
 
 Like the real service it hides errors in HTTP 200 answers: every body is the envelope
 ``{"code", "message", "meta", "data"}`` and a bad API key, a bad parameter ... come back as
 HTTP 200 with ``code`` 401 / 400. It is strict: unknown, repeated or malformed query
 parameters are rejected, so a tap that sends what the real API would refuse fails here too.
 
+Two object shapes: ``shape="seed"`` (the default) serves those of the seed README (the SDK's
+README: profiles' ``source`` and jobs' ``board`` are ``{key, name}``; sources and boards have no
+``environment``); ``shape="current"`` serves those of the SDK's models (``tests/utils/schemas.py``,
+``hrflow/schemas.py``): ``source_key`` + ``source {key, name, type, subtype, environment}``,
+``board_key`` + ``board {...}``, ``environment`` on sources and boards, tag / skill / language
+values as strings, and a value in every field the tap types. ``job_location`` picks the jobs'
+coordinates: ``"geopoint"`` (``location.geopoint.lat/lon``, the README's) or ``"latlng"``
+(``location.lat/lng``, the SDK models'); by default it follows ``shape``.
+
 The data set (profiles, jobs, sources, boards) is generated deterministically from ``seed``;
 ``updated_at`` values are distinct across all profiles and jobs and spread over years.
+``unindexed_profiles`` / ``unindexed_jobs`` add that many objects per source / board that only
+the Storing API lists.
 """
 
 from __future__ import annotations
@@ -31,6 +51,8 @@ from typing import TYPE_CHECKING, Any
 from tests.emulator.server import Faults, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tests.emulator.server import Fault, Request
 
 UTC = timezone.utc
@@ -38,6 +60,26 @@ STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S+0000"
 SORT_FIELDS = ("created_at", "updated_at")
 ORDERS = ("asc", "desc")
 DEFAULT_LIMIT = 30
+#: ``sort_by`` values of ``/sources`` and ``/boards``: the SDK's ``Source.list()`` default.
+CONTAINER_SORT_FIELDS = ("date",)
+#: Object generations (see the module docstring) and job coordinate layouts.
+SHAPES = ("seed", "current")
+JOB_LOCATIONS = ("geopoint", "latlng")
+#: What a storing list item holds without ``return_profile`` / ``return_job``: "the dates, the
+#: reference and the keys" (the SDK's ``ProfileStoring.list`` docstring).
+STORING_SUMMARY_FIELDS = ("key", "reference", "created_at", "updated_at")
+#: The storing filters the SDK sends besides the keys, paging and sorting.
+STORING_FILTERS = (
+    "name",
+    "key",
+    "reference",
+    "location_lat",
+    "location_lon",
+    "location_dist",
+    "created_at_min",
+    "created_at_max",
+)
+SEARCHING_OFF_MESSAGE = "Forbidden: the Searching API is not enabled for this workspace"
 #: Body faults: ``body_code`` (HTTP 200 with ``code`` params["code"], default 500), ``not_json``
 #: (an HTML page, HTTP params["status"]), ``lie_meta`` (``maxPage`` and ``total`` too large),
 #: ``non_utf8`` (a Latin-1 byte in the first item's text), ``duplicate`` (a page after the
@@ -163,11 +205,27 @@ class HrflowEmulator:
         extra_boards: int = 1,
         seed: int = 1,
         max_limit: int = 100,
+        shape: str = "seed",
+        job_location: str | None = None,
+        unindexed_profiles: int = 0,
+        unindexed_jobs: int = 0,
+        searching_api: bool = True,
     ) -> None:
+        if shape not in SHAPES:
+            msg = f"shape must be one of {SHAPES}, got {shape!r}"
+            raise ValueError(msg)
+        job_location = job_location or ("geopoint" if shape == "seed" else "latlng")
+        if job_location not in JOB_LOCATIONS:
+            msg = f"job_location must be one of {JOB_LOCATIONS}, got {job_location!r}"
+            raise ValueError(msg)
         self.api_key = api_key
         self.user_email = user_email
         self.max_limit = max_limit
         self.seed = seed
+        self.shape = shape
+        self.job_location = job_location
+        #: False: the workspace has no Searching subscription (``/…/searching`` answer code 403).
+        self.searching_api = searching_api
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
         self.call_log: list[tuple[str, dict[str, str]]] = []
@@ -180,42 +238,66 @@ class HrflowEmulator:
         self._boards: dict[str, dict[str, Any]] = {}
         self._profiles: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, dict[str, Any]] = {}
+        #: Keys of the objects kept out of the search index on purpose (the Storing API lists them).
+        self._unindexed: set[str] = set()
 
         sources = {"src-a": 45, "src-b": 20} if sources is None else sources
         boards = {"board-a": 33} if boards is None else boards
         for index, key in enumerate(sources):
-            self._sources[key] = self._container(key, f"sync-{key}", "api", "python", index)
+            self._sources[key] = self._container(key, f"sync-{key}", "api", "python", index, environment="production")
         for number in range(1, extra_sources + 1):
             key = f"src-empty-{number}"
-            self._sources[key] = self._container(key, f"archive-{number}", "folder", "archive", len(self._sources))
+            self._sources[key] = self._container(
+                key, f"archive-{number}", "folder", "archive", len(self._sources), environment="test"
+            )
         for index, key in enumerate(boards):
-            self._boards[key] = self._container(key, f"careers-{key}", "api", "python", index)
+            self._boards[key] = self._container(key, f"careers-{key}", "api", "python", index, environment="production")
         for number in range(1, extra_boards + 1):
             key = f"board-empty-{number}"
-            self._boards[key] = self._container(key, f"campaign-{number}", "api", "php", len(self._boards))
+            self._boards[key] = self._container(
+                key, f"campaign-{number}", "api", "php", len(self._boards), environment="test"
+            )
         for key, count in sources.items():
             for index in range(count):
                 self._store_profile(self._make_profile(key, index, None))
         for key, count in boards.items():
             for index in range(count):
                 self._store_job(self._make_job(key, index, None))
+        # Drawn after everything else, so the indexed data set does not depend on these counts.
+        for key, count in sources.items():
+            for index in range(count, count + unindexed_profiles):
+                profile = self._make_profile(key, index, None)
+                profile["text"] = ""  # stored, but not valid for searching (see _searchable)
+                self._store_profile(profile)
+        for key, count in boards.items():
+            for index in range(count, count + unindexed_jobs):
+                job = self._make_job(key, index, None)
+                self._unindexed.add(job["key"])
+                self._store_job(job)
 
     # ------------------------------------------------------------------ test helpers
 
-    def profiles(self, source_key: str | None = None) -> list[dict[str, Any]]:
-        """Copies of the current profiles (of one source, or all), in creation order."""
+    def profiles(self, source_key: str | None = None, *, indexed: bool | None = None) -> list[dict[str, Any]]:
+        """Copies of the stored profiles (of one source, or all), in creation order.
+
+        ``indexed=True``: only those the Searching API lists; ``False``: only those it leaves out.
+        """
         with self._lock:
             return [
                 copy.deepcopy(p)
                 for p in self._profiles.values()
-                if source_key is None or p["source"]["key"] == source_key
+                if (source_key is None or p["source"]["key"] == source_key)
+                and (indexed is None or indexed == self._profile_indexed(p))
             ]
 
-    def jobs(self, board_key: str | None = None) -> list[dict[str, Any]]:
-        """Copies of the current jobs (of one board, or all), in creation order."""
+    def jobs(self, board_key: str | None = None, *, indexed: bool | None = None) -> list[dict[str, Any]]:
+        """Copies of the stored jobs (of one board, or all), in creation order; ``indexed`` as for profiles."""
         with self._lock:
             return [
-                copy.deepcopy(j) for j in self._jobs.values() if board_key is None or j["board"]["key"] == board_key
+                copy.deepcopy(j)
+                for j in self._jobs.values()
+                if (board_key is None or j["board"]["key"] == board_key)
+                and (indexed is None or indexed == self._job_indexed(j))
             ]
 
     def source_keys(self) -> list[str]:
@@ -228,8 +310,11 @@ class HrflowEmulator:
         with self._lock:
             return list(self._boards)
 
-    def add_profile(self, source_key: str, **overrides: Any) -> dict[str, Any]:
-        """Index a new profile in ``source_key``, created and updated now; a copy of it."""
+    def add_profile(self, source_key: str, *, indexed: bool = True, **overrides: Any) -> dict[str, Any]:
+        """Store a new profile in ``source_key``, created and updated now; a copy of it.
+
+        ``indexed=False`` keeps it out of the search index (only the Storing API lists it).
+        """
         with self._lock:
             if source_key not in self._sources:
                 raise KeyError(source_key)
@@ -237,6 +322,8 @@ class HrflowEmulator:
             stamp = self._now_stamp()
             profile = self._make_profile(source_key, index, stamp)
             profile.update(overrides)
+            if not indexed:
+                self._unindexed.add(profile["key"])
             self._store_profile(profile)
             return copy.deepcopy(profile)
 
@@ -247,8 +334,8 @@ class HrflowEmulator:
             profile["updated_at"] = self._now_stamp()
             return copy.deepcopy(profile)
 
-    def add_job(self, board_key: str, **overrides: Any) -> dict[str, Any]:
-        """Index a new job in ``board_key``, created and updated now; a copy of it."""
+    def add_job(self, board_key: str, *, indexed: bool = True, **overrides: Any) -> dict[str, Any]:
+        """Store a new job in ``board_key``, created and updated now; a copy of it (``indexed`` as for profiles)."""
         with self._lock:
             if board_key not in self._boards:
                 raise KeyError(board_key)
@@ -256,6 +343,8 @@ class HrflowEmulator:
             stamp = self._now_stamp()
             job = self._make_job(board_key, index, stamp)
             job.update(overrides)
+            if not indexed:
+                self._unindexed.add(job["key"])
             self._store_job(job)
             return copy.deepcopy(job)
 
@@ -339,6 +428,8 @@ class HrflowEmulator:
         routes = {
             "/profiles/searching": self._search_profiles,
             "/jobs/searching": self._search_jobs,
+            "/storing/profiles": self._store_profiles,
+            "/storing/jobs": self._store_jobs,
             "/sources": self._list_sources,
             "/boards": self._list_boards,
         }
@@ -355,25 +446,65 @@ class HrflowEmulator:
         if request.headers.get("X-API-KEY") != self.api_key or request.headers.get("X-USER-EMAIL") != self.user_email:
             raise _ApiError(401, "Unauthorized")
 
+    def _profile_indexed(self, profile: dict[str, Any]) -> bool:
+        """Whether the Searching API lists ``profile``."""
+        return profile["key"] not in self._unindexed and _searchable(profile)
+
+    def _job_indexed(self, job: dict[str, Any]) -> bool:
+        """Whether the Searching API lists ``job``."""
+        return job["key"] not in self._unindexed
+
+    def _check_searching(self) -> None:
+        if not self.searching_api:
+            raise _ApiError(403, SEARCHING_OFF_MESSAGE)
+
     def _search_profiles(self, request: Request) -> dict[str, Any]:
+        self._check_searching()
         args = _args(request, {"source_keys", "page", "limit", "sort_by", "order_by"})
         keys = _keys(args, "source_keys", self._sources, "Source")
         page, limit = _paging(args, self.max_limit)
         sort_by, order_by = _sorting(args)
-        items = [p for p in self._profiles.values() if p["source"]["key"] in keys]
+        items = [p for p in self._profiles.values() if p["source"]["key"] in keys and self._profile_indexed(p)]
         items.sort(key=lambda p: (p[sort_by], p["key"]), reverse=order_by == "desc")
         chunk, meta = _page(items, page, limit)
         return _envelope(200, "Profile's searching results", meta, {"profiles": chunk})
 
     def _search_jobs(self, request: Request) -> dict[str, Any]:
+        self._check_searching()
         args = _args(request, {"board_keys", "page", "limit", "sort_by", "order_by"})
         keys = _keys(args, "board_keys", self._boards, "Board")
         page, limit = _paging(args, self.max_limit)
         sort_by, order_by = _sorting(args)
-        items = [j for j in self._jobs.values() if j["board"]["key"] in keys]
+        items = [j for j in self._jobs.values() if j["board"]["key"] in keys and self._job_indexed(j)]
         items.sort(key=lambda j: (j[sort_by], j["key"]), reverse=order_by == "desc")
         chunk, meta = _page(items, page, limit)
         return _envelope(200, "Job searching list", meta, {"jobs": chunk})
+
+    def _store_profiles(self, request: Request) -> dict[str, Any]:
+        return self._storing_list(request, self._profiles, "source", "return_profile", "List of profiles")
+
+    def _store_jobs(self, request: Request) -> dict[str, Any]:
+        return self._storing_list(request, self._jobs, "board", "return_job", "List of jobs")
+
+    def _storing_list(
+        self, request: Request, stored: dict[str, dict[str, Any]], container: str, flag: str, message: str
+    ) -> dict[str, Any]:
+        """A Storing API list: every stored object of the containers, ``data`` the list itself."""
+        keys_name = f"{container}_keys"
+        args = _args(request, {keys_name, flag, "page", "limit", "sort_by", "order_by", *STORING_FILTERS})
+        known = self._sources if container == "source" else self._boards
+        missing = f"Invalid parameters. Unable to find object: {container}"  # the SDK's docstring
+        keys = _keys(args, keys_name, known, container.capitalize(), missing_message=missing)
+        full = _boolean(args, flag)
+        page, limit = _paging(args, self.max_limit)
+        sort_by, order_by = _sorting(args)
+        wanted = _storing_filter(args)
+        items = [item for item in stored.values() if item[container]["key"] in keys and wanted(item)]
+        items.sort(key=lambda item: (item[sort_by], item["key"]), reverse=order_by == "desc")
+        chunk, meta = _page(items, page, limit)
+        if not full:
+            chunk = [{name: item.get(name) for name in STORING_SUMMARY_FIELDS} for item in chunk]
+        return _envelope(200, message, meta, chunk)
 
     def _list_sources(self, request: Request) -> dict[str, Any]:
         counts = Counter(p["source"]["key"] for p in self._profiles.values())
@@ -386,11 +517,17 @@ class HrflowEmulator:
     def _list_containers(
         self, request: Request, containers: dict[str, dict[str, Any]], counts: Counter[str], message: str
     ) -> dict[str, Any]:
-        args = _args(request, {"name", "page", "limit"})
+        args = _args(request, {"name", "page", "limit", "sort_by", "order_by"})
         page, limit = _paging(args, self.max_limit)
+        sort_by = args.get("sort_by", "date")
+        order_by = args.get("order_by", "desc")
+        if sort_by not in CONTAINER_SORT_FIELDS:
+            raise _ApiError(400, f"sort_by must be one of {', '.join(CONTAINER_SORT_FIELDS)}, got {sort_by!r}")
+        if order_by not in ORDERS:
+            raise _ApiError(400, f"order_by must be one of {', '.join(ORDERS)}, got {order_by!r}")
         name = (args.get("name") or "").casefold()
         items = [c for c in containers.values() if name in c["name"].casefold()]
-        items.sort(key=lambda c: (c["created_at"], c["key"]), reverse=True)
+        items.sort(key=lambda c: (c["created_at"], c["key"]), reverse=order_by == "desc")
         chunk, meta = _page(items, page, limit)
         for item in chunk:
             item["stats"] = {"size": str(counts[item["key"]])}
@@ -445,10 +582,12 @@ class HrflowEmulator:
             "pseudo": None,
         }
 
-    def _container(self, key: str, name: str, kind: str, subtype: str, index: int) -> dict[str, Any]:
+    def _container(
+        self, key: str, name: str, kind: str, subtype: str, index: int, *, environment: str
+    ) -> dict[str, Any]:
         created = _EPOCH - timedelta(days=400 - 20 * index, seconds=self._rng.randrange(86400))
         updated = created + timedelta(days=self._rng.randrange(1, 60))
-        return {
+        container = {
             "archive": None,
             "consent": False,
             "consent_url": None,
@@ -467,6 +606,15 @@ class HrflowEmulator:
             "updated_at": format_stamp(updated),
             "user": self._user(),
         }
+        if self.shape == "current":
+            container["environment"] = environment  # the SDK models' Board / Source
+        return container
+
+    def _container_ref(self, container: dict[str, Any]) -> dict[str, Any]:
+        """A profile's ``source`` / a job's ``board``: ``{key, name}``, plus type, subtype and
+        environment in the current shape."""
+        names = ("key", "name") if self.shape == "seed" else ("key", "name", "type", "subtype", "environment")
+        return {name: container[name] for name in names}
 
     def _store_profile(self, profile: dict[str, Any]) -> None:
         self._profiles[profile["key"]] = profile
@@ -491,6 +639,10 @@ class HrflowEmulator:
         city, lat, lng = rng.choice(_CITIES)
         email = f"{_ascii(first)}.{_ascii(last)}.{index}@mail.example.com".lower()
         phone = None if rng.random() < 0.25 else f"+33 6 {rng.randrange(10**8):08d}"
+        current = self.shape == "current"
+        if current:  # a value in every typed field; derived from the key, so the draws stay the same
+            city, lat, lng = _located(city, lat, lng, key)
+            phone = phone or _phone_from(key)
         skills = [{"name": n, "type": t, "value": None} for n, t in rng.sample(_SKILLS, rng.randrange(0, 6))]
         experiences = [self._experience(rng) for _ in range(rng.randrange(0, 4))]
         educations = [self._education(rng) for _ in range(rng.randrange(0, 3))]
@@ -501,7 +653,7 @@ class HrflowEmulator:
         lines += [f"{e['title']} — {e['company']}" for e in experiences]
         lines += [f"{e['title']}, {e['school']}" for e in educations]
         full_name = f"{first} {last}"
-        return {
+        profile = {
             "id": self._new_id(),
             "key": key,
             "reference": f"{source_key}-cand-{index:05d}",
@@ -535,7 +687,7 @@ class HrflowEmulator:
                     {"type": "github", "url": None},
                 ],
             },
-            "source": {"key": source_key, "name": self._sources[source_key]["name"]},
+            "source": self._container_ref(self._sources[source_key]),
             "skills": skills,
             "languages": [{"name": n, "value": None} for n in rng.sample(_LANGUAGES, rng.randrange(1, 3))],
             "experiences": experiences,
@@ -556,6 +708,13 @@ class HrflowEmulator:
                 "controller": {"parsing": True, "revealing": False, "embedding": True, "searching": True},
             },
         }
+        if current:
+            profile["source_key"] = source_key
+            _values_as_text(profile, ("skills", "languages", "tags", "metadatas"))
+            for attachment in profile["attachments"]:
+                # tests/utils/schemas.py says int, hrflow/schemas.py str: digits satisfy both.
+                attachment["file_size"] = str(attachment["file_size"])
+        return profile
 
     def _experience(self, rng: random.Random) -> dict[str, Any]:
         start = self._random_moment() - timedelta(days=2000)
@@ -617,9 +776,12 @@ class HrflowEmulator:
             created_at = updated_at = stamp
         title = rng.choice(_TITLES)
         city, lat, lng = rng.choice(_CITIES)
+        current = self.shape == "current"
+        if current:
+            city, lat, lng = _located(city, lat, lng, key)
         low = rng.randrange(25, 70)
         start = self._random_moment()
-        return {
+        job = {
             "id": self._new_id(),
             "key": key,
             "reference": f"{board_key}-job-{index:05d}" if rng.random() < 0.9 else None,
@@ -628,7 +790,7 @@ class HrflowEmulator:
             "url": rng.choice(("", None, f"https://careers.example.com/jobs/{index}")),
             "summary": f"As a {title} you will design, build and evolve our platform. Équipe à {city}.",
             "archived_at": None,
-            "location": {"text": city, "geopoint": {"lat": lat, "lon": lng} if lat is not None else None},
+            "location": self._job_location(city, lat, lng),
             "sections": [
                 {"name": "profile", "title": "Searched Profile", "description": "Bac+5"},
                 {"name": "mission", "title": "Mission", "description": "Ship reliable data pipelines."},
@@ -660,8 +822,20 @@ class HrflowEmulator:
             "metadatas": [{"name": "metadata example", "value": "metadata"}],
             "created_at": created_at,
             "updated_at": updated_at,
-            "board": {"key": board_key, "name": self._boards[board_key]["name"]},
+            "board": self._container_ref(self._boards[board_key]),
         }
+        if current:
+            job["board_key"] = board_key
+            job["reference"] = job["reference"] or f"{board_key}-job-{index:05d}"
+            job["url"] = job["url"] or f"https://careers.example.com/jobs/{board_key}/{index}"
+            _values_as_text(job, ("skills", "languages", "tags", "metadatas"))
+        return job
+
+    def _job_location(self, text: str, lat: float | None, lng: float | None) -> dict[str, Any]:
+        """``{text, geopoint: {lat, lon}}`` (the README's) or ``{text, lat, lng}`` (the SDK models')."""
+        if self.job_location == "latlng":
+            return {"text": text, "lat": lat, "lng": lng}
+        return {"text": text, "geopoint": {"lat": lat, "lon": lng} if lat is not None else None}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -673,6 +847,46 @@ def _ascii(text: str) -> str:
 
     folded = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L").replace("ø", "o"))
     return re.sub(r"[^A-Za-z]", "", folded.encode("ascii", "ignore").decode())
+
+
+def _located(city: str, lat: float | None, lng: float | None, key: str) -> tuple[str, float, float]:
+    """The place itself when it has coordinates, else a city picked from ``key`` (no RNG draw)."""
+    if lat is not None and lng is not None:
+        return city, lat, lng
+    placed = [c for c in _CITIES if c[1] is not None]
+    city, lat, lng = placed[int(key[:8], 16) % len(placed)]
+    assert lat is not None
+    assert lng is not None
+    return city, lat, lng
+
+
+def _phone_from(key: str) -> str:
+    return f"+33 7 {int(key[-8:], 16) % 10**8:08d}"
+
+
+def _as_text(value: Any) -> str | None:
+    """A tag / skill / language value as the SDK models type it (``Optional[str]``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _values_as_text(item: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for field in fields:
+        for entity in item.get(field) or []:
+            entity["value"] = _as_text(entity.get("value"))
+
+
+def _searchable(profile: dict[str, Any]) -> bool:
+    """The SDK's ``hrflow.utils.searching.is_valid_for_searching``: a text, and an e-mail, a first
+    and last name, or half of eight info fields filled."""
+    info = profile.get("info") or {}
+    filled = ("first_name", "last_name", "phone", "date_birth", "gender", "summary", "urls")
+    score = sum(1 for name in filled if info.get(name)) + (info.get("location") is not None)
+    person = info.get("first_name") and info.get("last_name")
+    return bool(profile.get("text")) and bool(info.get("email") or person or score / 8 >= 0.5)
 
 
 def _int_param(fault: Fault | None, name: str, default: int) -> int:
@@ -703,7 +917,9 @@ def _args(request: Request, allowed: set[str]) -> dict[str, str]:
     return {name: values[0] for name, values in request.query.items()}
 
 
-def _keys(args: dict[str, str], name: str, known: dict[str, Any], label: str) -> set[str]:
+def _keys(
+    args: dict[str, str], name: str, known: dict[str, Any], label: str, *, missing_message: str | None = None
+) -> set[str]:
     raw = args.get(name)
     if raw is None:
         raise _ApiError(400, f"{name} is required")
@@ -715,7 +931,7 @@ def _keys(args: dict[str, str], name: str, known: dict[str, Any], label: str) ->
         raise _ApiError(400, f"{name} must be a non-empty JSON list of strings, got {raw!r}")
     missing = [k for k in keys if k not in known]
     if missing:
-        raise _ApiError(400, f"{label} key(s) not found or not allowed: {', '.join(missing)}")
+        raise _ApiError(400, missing_message or f"{label} key(s) not found or not allowed: {', '.join(missing)}")
     return set(keys)
 
 
@@ -748,6 +964,92 @@ def _sorting(args: dict[str, str]) -> tuple[str, str]:
     return sort_by, order_by
 
 
+def _boolean(args: dict[str, str], name: str) -> bool:
+    """A boolean query parameter: ``true`` / ``false`` in any case (requests sends Python's
+    ``True``), or ``1`` / ``0``; absent is false."""
+    raw = args.get(name)
+    if raw is None:
+        return False
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise _ApiError(400, f"{name} must be a boolean, got {raw!r}")
+
+
+def _number(args: dict[str, str], name: str, low: float, high: float) -> float:
+    raw = args[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _ApiError(400, f"{name} must be a number, got {raw!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise _ApiError(400, f"{name} must be between {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
+def _day(args: dict[str, str], name: str) -> str | None:
+    """A ``YYYY-MM-DD`` date parameter (the SDK's documented format), or None."""
+    raw = args.get(name)
+    if raw is None:
+        return None
+    problem = _ApiError(400, f"{name} must be a date YYYY-MM-DD, got {raw!r}")
+    if not re.fullmatch(r"\d{4}-\d\d-\d\d", raw):
+        raise problem
+    try:
+        datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise problem from None
+    return raw
+
+
+def _point(item: dict[str, Any]) -> tuple[float, float] | None:
+    """A profile's ``info.location`` or a job's ``location`` coordinates (``lat/lng`` or ``geopoint``)."""
+    location = (item.get("info") or {}).get("location") if "info" in item else item.get("location")
+    location = location or {}
+    point = location.get("geopoint") or {}
+    lat = location.get("lat", point.get("lat"))
+    lng = location.get("lng", point.get("lon"))
+    return (lat, lng) if lat is not None and lng is not None else None
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in kilometres."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _storing_filter(args: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
+    """The Storing API's filters: name (substring, any case, of the full name or job name), key,
+    reference, a radius around a point, and created_at days (both ends included)."""
+    checks: list[Callable[[dict[str, Any]], bool]] = []
+    for name in ("name", "key", "reference"):
+        if args.get(name) == "":
+            raise _ApiError(400, f"{name} must not be empty")
+    if "name" in args:
+        needle = args["name"].casefold()
+        checks.append(lambda i: needle in str((i.get("info") or {}).get("full_name") or i.get("name") or "").casefold())
+    if "key" in args:
+        checks.append(lambda i: i["key"] == args["key"])
+    if "reference" in args:
+        checks.append(lambda i: i.get("reference") == args["reference"])
+    spatial = ("location_lat", "location_lon", "location_dist")
+    given = [name for name in spatial if name in args]
+    if given and len(given) < len(spatial):
+        raise _ApiError(400, "location_lat, location_lon and location_dist go together")
+    if given:
+        centre = (_number(args, "location_lat", -90, 90), _number(args, "location_lon", -180, 180))
+        radius = _number(args, "location_dist", 0, 20_040)
+        checks.append(lambda i: (p := _point(i)) is not None and _km(p, centre) <= radius)
+    first, last = _day(args, "created_at_min"), _day(args, "created_at_max")
+    if first is not None:
+        checks.append(lambda i: i["created_at"][:10] >= first)
+    if last is not None:
+        checks.append(lambda i: i["created_at"][:10] <= last)
+    return lambda item: all(check(item) for check in checks)
+
+
 def _page(items: list[dict[str, Any]], page: int, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The deep-copied items of 1-based ``page`` and the meta block."""
     chunk = copy.deepcopy(items[(page - 1) * limit : page * limit])
@@ -774,13 +1076,12 @@ def _lie_meta(payload: dict[str, Any], fault: Fault | None) -> None:
 
 
 def _mark_non_utf8(payload: dict[str, Any]) -> bool:
-    """Put the marker into the first item's text field; False when the page is empty."""
-    data = payload["data"]
-    if isinstance(data, dict):
-        items, field = (data["profiles"], "text") if "profiles" in data else (data["jobs"], "summary")
-    else:
-        items, field = data, "name"
+    """Put the marker into the first item's text field (a profile's text, a job's summary, a
+    source's name, else its key); False when the page is empty."""
+    items = _page_items(payload)
     if not items:
         return False
-    items[0][field] = f"{items[0][field]} {_NON_UTF8_MARKER}"
+    first = items[0]
+    field = next(name for name in ("text", "summary", "name", "key") if isinstance(first.get(name), str))
+    first[field] = f"{first[field]} {_NON_UTF8_MARKER}"
     return True

@@ -15,6 +15,29 @@ export bodies are generators that hold one frame at a time, so gigabytes of atta
 cost no more memory than the largest frame. Body-level faults (truncated frames, bad
 zips, path traversal, zip bombs ...) are armed through ``self.faults`` with
 ``Fault(kind=...)``; see :data:`BODY_FAULT_KINDS`.
+
+Two document shapes (``shape=``), the referentials following the same option:
+
+- ``"seed"`` (the default): the emulator's first guess, flat documents (``offerDetail.title``,
+  ``candidateDetail.firstName``, referential items ``{id, code, label, active, translations}``);
+- ``"current"``: the structure the public hrflow-connectors Talentsoft connector reads
+  (``Riminder/hrflow-connectors``: ``connectors/talentsoft/connector.py``, ``warehouse.py``,
+  ``schemas.py``, ``utils/const.py``; ``v2/connectors/talentsoft/aisles.py``,
+  ``mappings/format/*.json``): ``offerDetail.jobDescription{title, description1, ...}``,
+  ``location{address, latitude, longitude}``, ``criteria``, ``languages``, ``modificationDate``;
+  candidates with top-level ``isEmployee``/``isInProgress`` and ``candidateDetail.personalInformation``,
+  ``positionSought``, ``globalExperience``, ``educations``; referential values in documents as
+  ``{"id", "label"}`` (the connector reads ``.id``, and ``.label`` of ``languages[].language``);
+  referential items ``{code (int), clientCode, label, active, parentCode, type, parentType,
+  hasChildren}`` without ``id`` (the connector's ``standardItem``). See :data:`CURRENT_PATHS`.
+
+Export parameters besides ``offset``/``limit``/``filter``, in both shapes, as the connector sends
+them: ``q`` on vacancies (its ``ReadJobsParameters.q``, "Query search to get vacancies": here every
+whitespace-separated term must occur, case- and accent-insensitively, in the vacancy's text
+fields, see :meth:`TalentsoftEmulator._search_text`) and ``attachmenttype`` on candidates
+(``attachmenttype=resume`` when it wants resumes only: frames then carry, and documents list,
+only the attachments with ``isResume``). Every export call's parameters are recorded in
+``export_params``.
 """
 
 from __future__ import annotations
@@ -70,7 +93,14 @@ FORM = "application/x-www-form-urlencoded"
 SCOPE = "MatchingIndexation"
 ENTRY = {"vacancies": "offerdetail", "candidates": "applicantdetail"}
 DETAIL = {"vacancies": "offerDetail", "candidates": "candidateDetail"}
-EXPORT_PARAMS = frozenset({"offset", "limit", "filter"})
+SHAPES = ("seed", "current")
+#: The query parameters each export accepts (``q`` and ``attachmenttype``: see the module docstring).
+EXPORT_PARAMS = {
+    "vacancies": frozenset({"offset", "limit", "filter", "q"}),
+    "candidates": frozenset({"offset", "limit", "filter", "attachmenttype"}),
+}
+#: ``attachmenttype`` values: the connector only ever sends ``resume`` (any case accepted here).
+ATTACHMENT_TYPES = frozenset({"resume"})
 FILTER_FIELDS = {"creationDate": 0, "updateDate": 1}
 FILTER_OPS = {
     "gt": lambda a, b: a > b,
@@ -158,6 +188,127 @@ LANGUAGES = (
 )  # fmt: skip
 KNOWN_REFERENTIALS = {"countries": COUNTRIES, "languages": LANGUAGES}
 
+# ---------------------------------------------------------------------------- the "current" shape's data
+# Real referential values (code, clientCode, label), verbatim from
+# Riminder/hrflow-connectors:src/hrflow_connectors/connectors/talentsoft/utils/const.py,
+# trailing spaces of two clientCodes included.
+TS_CONTRACT_TYPES = (
+    (1044, "_TS_CO_Contract_CDI", "Permanent"), (1045, "_TS_CO_Contract_CDD", "Fixed Term contract"),
+    (1047, "_TS_CO_Contract_Alternance", "Apprenticeship"), (1046, "_TS_CO_Contract_Stage", "Internship / Student"),
+    (1049, "_TS_CO_Contract_CIFRE", "CIFRE"), (1048, "_TS_CO_Contract_VIE", "VIE"),
+)  # fmt: skip
+TS_EDUCATION_LEVELS = (
+    (261, "_TS_etude_min_Aucun_diplome", "No Degree"), (262, "_TS_etude_min_BAC", "Bac"),
+    (2859, "_TS_etude_min_BAC2", "A Levels, Diploma"), (4028, "_TS_etude_min_Licence", "Licence"),
+    (2860, "_TS_etude_min_BAC4", "Bachelor's Degree"), (266, "_TS_etude_min_BAC5", "Master Degree"),
+    (2858, "_TS_etude_min_CAP_BEP", "GCSEs"), (2861, "_TS_etude_min_DOCTORAT", "PhD, Doctorate"),
+    (4030, "_TS_etude_min_Mastere", "Mastère"),
+)  # fmt: skip
+TS_EXPERIENCE_LEVELS = (
+    (274, "_TS_niveau_exp_premiere_exp", "First experience"),
+    (1785, "_TS_niveau_exp_superieur_3ans ", "More than 3 years"),
+    (1783, "_TS_niveau_exp_superieur_5ans", "More than 5 years"),
+    (275, "_TS_niveau_exp_superieur_8ans", "More than 8 years"),
+)  # fmt: skip
+TS_CIVILITIES = (
+    (3445, "_TS_CO_Civility_Dr", "Dr."), (1790, "_TS_CO_Civility_Miss", "Miss"),
+    (280, "_TS_CO_Civility_Mr", "Mr."), (1789, "_TS_CO_Civility_Mrs ", "Mrs"),
+    (281, "_TS_CO_Civility_Mme", "Ms."), (3467, "_TS_CO_Civility_Other", "Other"),
+)  # fmt: skip
+# Invented (no public source shows their codes or labels): (code, label).
+TS_VACANCY_STATUSES = ((1501, "Draft"), (1502, "Published"), (1503, "Suspended"), (1504, "Closed"), (1505, "Filled"))
+TS_PROFESSIONAL_CATEGORIES = ((1201, "Executive"), (1202, "Technician / Supervisor"), (1203, "Employee"))
+TS_PROFILES = (
+    (1301, "Software development"), (1302, "Data & BI"), (1303, "Sales"), (1304, "Human resources"),
+    (1305, "Finance / Accounting"), (1306, "Product management"), (1307, "Project management"),
+    (1308, "Customer success"), (1309, "Infrastructure & operations"), (1310, "Design"),
+)  # fmt: skip
+#: The primary profile of each of :data:`JOBS` (an index into :data:`TS_PROFILES`).
+JOB_PROFILES = (0, 1, 2, 3, 4, 5, 6, 0, 7, 8, 3, 9)
+TS_SKILLS = (
+    (1401, "Python"), (1402, "SQL"), (1403, "Excel"), (1404, "Negotiation"), (1405, "Recruitment"),
+    (1406, "Agile / Scrum"), (1407, "Kubernetes"), (1408, "Figma"), (1409, "IFRS"), (1410, "Customer relationship"),
+    (1411, "Power BI"), (1412, "Project management"),
+)  # fmt: skip
+TS_LANGUAGE_LEVELS = ((1101, "Beginner"), (1102, "Intermediate"), (1103, "Fluent"), (1104, "Bilingual / Native"))
+TS_APPLICATION_STATUSES = (
+    (1601, "New"), (1602, "In review"), (1603, "Interview"), (1604, "Offer"), (1605, "Rejected"), (1606, "Hired"),
+)  # fmt: skip
+CLOSED_APPLICATION_STATUSES = frozenset({1605, 1606})
+TS_ORIGINS = (
+    (1801, "Career site"), (1802, "LinkedIn"), (1803, "Indeed"), (1804, "Referral"), (1805, "Agency"),
+    (1806, "Job fair"),
+)  # fmt: skip
+#: ``positionSought.jobPreferencesCustomFields.customCodeTable1``: the connector tags it
+#: "talentsoft-profileStatus-id"; a client-defined code table (values invented).
+TS_PROFILE_STATUSES = ((1701, "To contact"), (1702, "Shortlisted"), (1703, "In process"), (1704, "Talent pool"))
+COUNTRY_CODE_BASE = 2000  # country n of COUNTRIES has the referential code 2000 + n (invented)
+LANGUAGE_CODE_BASE = 2100  # language n of LANGUAGES has the code 2100 + n (invented)
+#: Places: city, ISO country, postal code, street, address style, latitude, longitude.
+PLACES = (
+    ("Paris", "FR", "75009", "rue La Fayette", "fr", 48.8752, 2.3390),
+    ("Lyon", "FR", "69009", "quai Paul Sédallian", "fr", 45.7797, 4.8055),
+    ("Nantes", "FR", "44000", "rue de Strasbourg", "fr", 47.2184, -1.5536),
+    ("Bordeaux", "FR", "33000", "cours de l'Intendance", "fr", 44.8410, -0.5762),
+    ("Berlin", "DE", "10117", "Friedrichstraße", "de", 52.5200, 13.3880),
+    ("München", "DE", "80331", "Sendlinger Straße", "de", 48.1374, 11.5755),
+    ("Madrid", "ES", "28013", "Calle Gran Vía", "de", 40.4203, -3.7058),
+    ("Barcelona", "ES", "08007", "Passeig de Gràcia", "de", 41.3917, 2.1649),
+    ("Milano", "IT", "20121", "Via Manzoni", "de", 45.4700, 9.1930),
+    ("London", "GB", "EC2A 4NE", "Shoreditch High Street", "gb", 51.5246, -0.0786),
+    ("Bruxelles", "BE", "1000", "boulevard Anspach", "fr", 50.8467, 4.3499),
+    ("Genève", "CH", "1204", "rue du Rhône", "fr", 46.2034, 6.1479),
+    ("Amsterdam", "NL", "1017 BN", "Herengracht", "de", 52.3676, 4.8897),
+    ("Lisboa", "PT", "1250-096", "Avenida da Liberdade", "de", 38.7200, -9.1450),
+    ("Montréal", "CA", "H3B 2Y5", "rue Sainte-Catherine Ouest", "ca", 45.5019, -73.5674),
+)  # fmt: skip
+PHONE_PREFIXES = {
+    "FR": "+33", "DE": "+49", "ES": "+34", "IT": "+39", "GB": "+44", "BE": "+32", "CH": "+41", "NL": "+31",
+    "PT": "+351", "CA": "+1",
+}  # fmt: skip
+COLLEGES = (
+    "INSA Lyon", "Sorbonne Université", "Université de Nantes", "Technische Universität München",
+    "Universidad Complutense de Madrid", "Politecnico di Milano", "University of Manchester", "ESSEC Business School",
+    "Université de Genève", "Universidade de Lisboa", "IUT de Bordeaux", "Université de Montréal",
+)  # fmt: skip
+#: Referential categories the current shape knows beyond countries and languages (names chosen
+#: here: the vendor's category names are not public, only ``countries``); (code, clientCode, label).
+TS_REFERENTIALS: dict[str, tuple[str, tuple[tuple[int, str, str], ...]]] = {
+    "contractTypes": ("contractType", TS_CONTRACT_TYPES),
+    "educationLevels": ("educationLevel", TS_EDUCATION_LEVELS),
+    "experienceLevels": ("experienceLevel", TS_EXPERIENCE_LEVELS),
+    "civilities": ("civility", TS_CIVILITIES),
+}
+#: Where the current shape puts what the tap's typed columns read (JSON paths in one document).
+CURRENT_PATHS = {
+    "vacancies": {
+        "reference": "$.offerDetail.reference",
+        "title": "$.offerDetail.jobDescription.title",
+        "status": "$.offerDetail.status.label",
+        "organisation": "$.offerDetail.organisation.label",
+        "contract_type": "$.offerDetail.jobDescription.contractType.label",
+        "country": "$.offerDetail.jobDescription.country.label",
+        "location_address": "$.offerDetail.location.address",
+        "location_latitude": "$.offerDetail.location.latitude",
+        "location_longitude": "$.offerDetail.location.longitude",
+        "creation_date": "$.offerDetail.creationDate",
+        "update_date": "$.offerDetail.modificationDate",
+    },
+    "candidates": {
+        "id": "$.candidateDetail.id",
+        "first_name": "$.candidateDetail.personalInformation.firstName",
+        "last_name": "$.candidateDetail.personalInformation.lastName",
+        "email": "$.candidateDetail.personalInformation.email",
+        "phone": "$.candidateDetail.personalInformation.phoneNumber",
+        "status": "$.candidateDetail.positionSought.jobPreferencesCustomFields.customCodeTable1.label",
+        "creation_date": "$.candidateDetail.creationDate",
+        "update_date": "$.candidateDetail.modificationDate",
+        "is_employee": "$.isEmployee",
+        "is_in_progress": "$.isInProgress",
+        "position_sought": "$.candidateDetail.positionSought.primaryProfile.label",
+    },
+}
+
 
 class Attachment(NamedTuple):
     """One candidate attachment as generated (its bytes are derived, never stored)."""
@@ -232,6 +383,49 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", ascii_text.lower()) or "x"
 
 
+def fold(text: str) -> str:
+    """``text`` for ``q`` matching: HTML tags dropped, accents removed, case folded."""
+    text = re.sub(r"<[^>]*>", " ", text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _ref(code: int, label: str) -> dict[str, object]:
+    """A referential value inside a current-shape document: the connector reads its ``id``
+    (``(ts_vacancy["status"] or {}).get("id")``) and its ``label`` (``language["language"]["label"]``);
+    the id is the referential item's ``code``, as a string (a choice: no public document shows one)."""
+    return {"id": str(code), "label": label}
+
+
+def _pick(rng: random.Random, items: Sequence[tuple[int, str]]) -> dict[str, object]:
+    code, label = rng.choice(items)
+    return _ref(code, label)
+
+
+def _real(item: tuple[int, str, str]) -> dict[str, object]:
+    return _ref(item[0], item[2])
+
+
+def _country(iso_code: str) -> dict[str, object]:
+    for number, (code, english, _) in enumerate(COUNTRIES, 1):
+        if code == iso_code:
+            return _ref(COUNTRY_CODE_BASE + number, english)
+    msg = f"no country {iso_code!r}"
+    raise KeyError(msg)
+
+
+def _address(rng: random.Random, place: tuple[str, str, str, str, str, float, float]) -> str:
+    city, _, postal, street, style, _, _ = place
+    number = rng.randint(1, 180)
+    if style == "fr":
+        return f"{number} {street}, {postal} {city}"
+    if style == "gb":
+        return f"{number} {street}, {city} {postal}"
+    if style == "ca":
+        return f"{number} {street}, {city} (QC) {postal}"
+    return f"{street} {number}, {postal} {city}"
+
+
 def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
     t = time.gmtime(max(epoch, 315532800))  # zip dates start in 1980
     return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2)
@@ -287,7 +481,14 @@ class TalentsoftEmulator:
         max_limit: int = 1000,
         compress_attachments: bool = True,
         categories: dict[str, int] | None = None,
+        shape: str = "seed",
     ) -> None:
+        """``shape``: ``"seed"`` (default) or ``"current"``, for documents and referentials alike
+        (see the module docstring); ``categories``: referential category -> item count."""
+        if shape not in SHAPES:
+            msg = f"shape must be one of {', '.join(SHAPES)}, not {shape!r}"
+            raise ValueError(msg)
+        self.shape = shape
         self.client_id = client_id
         self.client_secret = client_secret
         self.attachments_per_candidate = attachments_per_candidate
@@ -302,6 +503,9 @@ class TalentsoftEmulator:
         self.issued_tokens: list[str] = []
         self.export_requests: Counter[str] = Counter()
         self.export_calls: list[tuple[str, int, int, str | None]] = []
+        #: Every authorized export call's query, as sent (accepted or not): (export, {name: value});
+        #: a parameter sent more than once is recorded as the list of its values.
+        self.export_params: list[tuple[str, dict[str, str | list[str]]]] = []
         self._lock = threading.RLock()
         self._tokens: dict[str, float] = {}  # token -> monotonic deadline
         self._base = {"vacancies": vacancies, "candidates": candidates}
@@ -309,6 +513,7 @@ class TalentsoftEmulator:
         self._last_fresh = 0
         self._version = 0
         self._filter_cache: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
+        self._text_cache: dict[int, str] = {}
         self._referentials = {name: self._make_referential(name, n) for name, n in self.categories.items()}
 
     # ------------------------------------------------------------------ public helpers
@@ -328,10 +533,23 @@ class TalentsoftEmulator:
         for index in range(self._count("vacancies")):
             yield self._document("vacancies", index, index)
 
-    def candidate_docs(self) -> Iterator[dict[str, object]]:
-        """The candidate documents in export order (unfiltered), ``offset`` included."""
+    def candidate_docs(self, *, resume_only: bool = False) -> Iterator[dict[str, object]]:
+        """The candidate documents in export order (unfiltered), ``offset`` included;
+        ``resume_only``: as ``attachmenttype=resume`` serves them."""
         for index in range(self._count("candidates")):
-            yield self._document("candidates", index, index)
+            yield self._document("candidates", index, index, resume_only=resume_only)
+
+    def vacancy_reference(self, index: int) -> str:
+        """The reference of the vacancy at ``index`` (0-based, in export order)."""
+        if self.shape == "current":  # the connector's example reference is "2019-01"
+            return f"{time.gmtime(self._dates('vacancies', index)[0]).tm_year}-{index + 1:02d}"
+        return f"VAC-{index + 1:05d}"
+
+    def candidate_id(self, index: int) -> str:
+        """The id of the candidate at ``index`` (0-based, in export order)."""
+        if self.shape == "current":  # the connector's example id is "_TS-00001"
+            return f"_TS-{index + 1:05d}"
+        return f"CAND-{index + 1:05d}"
 
     def referential(self, category: str) -> list[dict[str, object]]:
         """The items of one referential category."""
@@ -358,11 +576,11 @@ class TalentsoftEmulator:
 
     def add_vacancies(self, n: int) -> list[str]:
         """Append ``n`` vacancies at the end of the export, updated now; their references."""
-        return [f"VAC-{i + 1:05d}" for i in self._add("vacancies", n)]
+        return [self.vacancy_reference(i) for i in self._add("vacancies", n)]
 
     def add_candidates(self, n: int) -> list[str]:
         """Append ``n`` candidates at the end of the export, updated now; their ids."""
-        return [f"CAND-{i + 1:05d}" for i in self._add("candidates", n)]
+        return [self.candidate_id(i) for i in self._add("candidates", n)]
 
     def expire_all_tokens(self) -> None:
         """Every token issued so far is now expired."""
@@ -463,7 +681,10 @@ class TalentsoftEmulator:
         return Response.json(200, self._referentials[category])
 
     def _export(self, request: Request, kind: str, fault: Fault | None) -> Response:
-        unknown = sorted(set(request.query) - EXPORT_PARAMS)
+        recorded = {name: values[0] if len(values) == 1 else list(values) for name, values in request.query.items()}
+        with self._lock:
+            self.export_params.append((kind, recorded))
+        unknown = sorted(set(request.query) - EXPORT_PARAMS[kind])
         if unknown:
             return Response.json(400, {"message": f"unknown query parameters: {', '.join(unknown)}"})
         repeated = sorted(name for name, values in request.query.items() if len(values) != 1)
@@ -478,8 +699,15 @@ class TalentsoftEmulator:
             )
         offset, limit = int(offset_text), int(limit_text)
         filter_text = request.arg("filter")
+        terms = tuple(fold(request.arg("q") or "").split())  # an empty q restricts nothing
+        attachment_type = request.arg("attachmenttype")
+        if attachment_type is not None and attachment_type.lower() not in ATTACHMENT_TYPES:
+            return Response.json(
+                400, {"message": f"attachmenttype must be one of {', '.join(sorted(ATTACHMENT_TYPES))}, "
+                      f"not {attachment_type!r}"},
+            )  # fmt: skip
         try:
-            indices = self._select(kind, None if filter_text is None else parse_filter(filter_text))
+            indices = self._select(kind, None if filter_text is None else parse_filter(filter_text), terms)
         except FilterError as exc:
             return Response.json(400, {"message": str(exc)})
         total = len(indices)
@@ -492,7 +720,7 @@ class TalentsoftEmulator:
             self.export_calls.append((kind, offset, limit, filter_text))
         return Response(
             200,
-            body=self._frames(kind, indices, offset, served, fault),
+            body=self._frames(kind, indices, offset, served, fault, resume_only=attachment_type is not None),
             headers={"Content-Type": "application/octet-stream", "Content-Range": content_range},
             chunked=True,
         )
@@ -500,8 +728,9 @@ class TalentsoftEmulator:
     # ------------------------------------------------------------------ the framed stream
 
     def _frames(
-        self, kind: str, indices: Sequence[int], offset: int, served: int, fault: Fault | None
-    ) -> Iterator[bytes | memoryview]:
+        self, kind: str, indices: Sequence[int], offset: int, served: int, fault: Fault | None, *,
+        resume_only: bool = False,
+    ) -> Iterator[bytes | memoryview]:  # fmt: skip
         """The body: one frame at a time (length prefix, then the zip), faults applied.
 
         The zip is yielded as a view of the buffer it was written into, not a copy, and every
@@ -520,7 +749,9 @@ class TalentsoftEmulator:
             if hit == "huge_length":
                 yield b"\xff\xff\xff\xff"
                 return
-            archive: bytes | memoryview = self._archive(kind, indices[position], position, hit, params)
+            archive: bytes | memoryview = self._archive(
+                kind, indices[position], position, hit, params, resume_only=resume_only
+            )
             if hit == "not_zip":
                 archive = random.Random(f"{self.seed}/not_zip/{kind}/{position}").randbytes(len(archive))
             prefix = len(archive).to_bytes(4, "little")
@@ -536,9 +767,12 @@ class TalentsoftEmulator:
             del archive
             yield b""  # the server drops its reference to the frame before the next is built
 
-    def _archive(self, kind: str, index: int, position: int, hit: str | None, params: dict[str, object]) -> memoryview:
+    def _archive(
+        self, kind: str, index: int, position: int, hit: str | None, params: dict[str, object], *,
+        resume_only: bool = False,
+    ) -> memoryview:  # fmt: skip
         """The zip of one record, written once into one buffer."""
-        doc = self._document(kind, index, position)
+        doc = self._document(kind, index, position, resume_only=resume_only)
         detail: dict[str, object] = doc[DETAIL[kind]]  # type: ignore[assignment]
         when = self._dates(kind, index)[1]
         # (entry name, chunks, size, deflate)
@@ -546,7 +780,7 @@ class TalentsoftEmulator:
         if kind == "candidates":
             candidate_id = str(detail["id"])
             listed: list[dict[str, object]] = doc["attachments"]  # type: ignore[assignment]
-            for attachment in self._attachments(index):
+            for attachment in self._attachments(index, resume_only=resume_only):
                 chunks = self._attachment_chunks(candidate_id, attachment)
                 entries.append((attachment.id, chunks, attachment.size, self.compress_attachments))
             if hit == "traversal_id":
@@ -574,7 +808,10 @@ class TalentsoftEmulator:
             del detail["id" if kind == "candidates" else "reference"]
         if hit == "non_utf8":
             field = "firstName" if kind == "candidates" else "title"
-            detail[field] = f"{detail[field]} {_NON_UTF8_MARKER}"
+            holder = detail
+            if self.shape == "current":
+                holder = detail["personalInformation" if kind == "candidates" else "jobDescription"]  # type: ignore[assignment]
+            holder[field] = f"{holder[field]} {_NON_UTF8_MARKER}"
         text = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         if hit == "non_utf8":
             text = text.replace(_NON_UTF8_MARKER.encode(), NON_UTF8_BYTES, 1)
@@ -633,27 +870,60 @@ class TalentsoftEmulator:
         delta = int.from_bytes(digest[8:16], "little")
         return created, created + (0 if delta % 5 == 0 else delta % UPDATE_SPAN)
 
-    def _select(self, kind: str, clauses: tuple[tuple[int, str, float], ...] | None) -> Sequence[int]:
-        """The record indices matching a filter, in export order (cached per filter)."""
+    def _select(
+        self, kind: str, clauses: tuple[tuple[int, str, float], ...] | None, terms: tuple[str, ...] = ()
+    ) -> Sequence[int]:
+        """The record indices matching a filter and the ``q`` terms, in export order (cached)."""
         with self._lock:
             count = self._count(kind)
-            if clauses is None:
+            if clauses is None and not terms:
                 return range(count)
-            key = (kind, clauses, count, self._version)
+            key = (kind, clauses, terms, count, self._version)
             cached = self._filter_cache.get(key)
             if cached is not None:
                 self._filter_cache.move_to_end(key)
                 return cached
-            checks = [(field, FILTER_OPS[op], value) for field, op, value in clauses]
+            checks = [(field, FILTER_OPS[op], value) for field, op, value in clauses or ()]
             selected = []
             for index in range(count):
                 dates = self._dates(kind, index)
-                if all(check(dates[field], value) for field, check, value in checks):
-                    selected.append(index)
+                if not all(check(dates[field], value) for field, check, value in checks):
+                    continue
+                if terms and not all(term in self._search_text(index) for term in terms):
+                    continue
+                selected.append(index)
             self._filter_cache[key] = selected
             while len(self._filter_cache) > 8:
                 self._filter_cache.popitem(last=False)
             return selected
+
+    def _search_text(self, index: int) -> str:
+        """What ``q`` searches in vacancy ``index``, folded (:func:`fold`): the reference, the title,
+        the descriptions, the organisation, the place, the contract type (and, in the current shape,
+        the primary profile and professional category). A choice: the connector only says
+        "Query search to get vacancies"."""
+        cached = self._text_cache.get(index)
+        if cached is not None:
+            return cached
+        detail: Any = self._document("vacancies", index, index)["offerDetail"]
+        if self.shape == "current":
+            job = detail["jobDescription"]
+            custom = job["jobDescriptionCustomFields"]
+            values = [
+                detail["reference"], job["title"], job["description1"], job["description2"], custom["longText1"],
+                detail["organisation"], detail["location"]["address"], job["country"], job["contractType"],
+                job["primaryProfile"], job["professionalCategory"],
+            ]  # fmt: skip
+        else:
+            values = [
+                detail["reference"], detail["title"], detail["description"], detail["organisation"],
+                detail["location"]["city"], detail["location"]["country"], detail["contractType"],
+            ]  # fmt: skip
+        parts = [str(v["label"] if isinstance(v, dict) else v) for v in values if v is not None]
+        text = fold("\n".join(parts))
+        if index < self._base["vacancies"]:  # added vacancies are few: not worth caching
+            self._text_cache[index] = text
+        return text
 
     def _names(self, index: int) -> tuple[str, str]:
         digest = self._hash("candidates", index)
@@ -662,7 +932,7 @@ class TalentsoftEmulator:
         return first, last
 
     def _candidate_index(self, candidate_id: str) -> int:
-        match = re.fullmatch(r"CAND-(\d+)", candidate_id)
+        match = re.fullmatch(r"_TS-(\d+)" if self.shape == "current" else r"CAND-(\d+)", candidate_id)
         index = int(match[1]) - 1 if match else -1
         if not 0 <= index < self._count("candidates"):
             msg = f"no candidate {candidate_id!r}"
@@ -676,7 +946,9 @@ class TalentsoftEmulator:
         msg = f"no attachment {attachment_id!r} for candidate {candidate_id!r}"
         raise KeyError(msg)
 
-    def _attachments(self, index: int) -> list[Attachment]:
+    def _attachments(self, index: int, *, resume_only: bool = False) -> list[Attachment]:
+        """The attachments of candidate ``index``: the first is a CV; in the current shape an
+        English CV among the others is a resume too (a candidate may have two)."""
         rng = random.Random(f"{self.seed}/attachments/{index}")
         slug = _slug(self._names(index)[0])
         result = []
@@ -686,9 +958,10 @@ class TalentsoftEmulator:
                 pattern, mime, description = "cv_{}.pdf", "application/pdf", "Curriculum vitae"
             else:
                 pattern, mime, description = rng.choice(OTHER_FILES)
-            filename, resume = pattern.format(slug), number == 1
+            filename = pattern.format(slug)
+            resume = number == 1 or (self.shape == "current" and pattern == "cv_{}_en.doc")
             result.append(Attachment(f"ATT-{index + 1:05d}-{number}", filename, mime, resume, description, size))
-        return result
+        return [a for a in result if a.is_resume] if resume_only else result
 
     @staticmethod
     def _listed(attachment: Attachment) -> dict[str, object]:
@@ -700,8 +973,12 @@ class TalentsoftEmulator:
             "description": attachment.description,
         }
 
-    def _document(self, kind: str, index: int, position: int) -> dict[str, object]:
-        return self._vacancy(index, position) if kind == "vacancies" else self._candidate(index, position)
+    def _document(self, kind: str, index: int, position: int, *, resume_only: bool = False) -> dict[str, object]:
+        if self.shape == "current":
+            if kind == "vacancies":
+                return self._vacancy_current(index, position)
+            return self._candidate_current(index, position, resume_only=resume_only)
+        return self._vacancy(index, position) if kind == "vacancies" else self._candidate(index, position, resume_only)
 
     def _vacancy(self, index: int, position: int) -> dict[str, object]:
         rng = random.Random(f"{self.seed}/vacancy/{index}")
@@ -734,7 +1011,7 @@ class TalentsoftEmulator:
             },
         }
 
-    def _candidate(self, index: int, position: int) -> dict[str, object]:
+    def _candidate(self, index: int, position: int, resume_only: bool = False) -> dict[str, object]:
         rng = random.Random(f"{self.seed}/candidate/{index}")
         created, updated = self._dates("candidates", index)
         first, last = self._names(index)
@@ -770,11 +1047,202 @@ class TalentsoftEmulator:
                 },
             },
             "applications": applications,
-            "attachments": [self._listed(attachment) for attachment in self._attachments(index)],
+            "attachments": [self._listed(a) for a in self._attachments(index, resume_only=resume_only)],
         }
 
+    def _vacancy_current(self, index: int, position: int) -> dict[str, object]:
+        """A vacancy as the connector reads it (``format_ts_vacancy``): see :data:`CURRENT_PATHS`.
+
+        Always filled: what the tap's typed columns read and what the connector reads without a
+        guard; sometimes null: what the connector guards (``or {}``, ``if ...``, ``or ""``).
+        """
+        rng = random.Random(f"{self.seed}/vacancy/{index}")
+        created, updated = self._dates("vacancies", index)
+        job_number = rng.randrange(len(JOBS))
+        place = rng.choice(PLACES)
+        city, iso_code = place[0], place[1]
+        title = f"{JOBS[job_number]} {rng.choice(SENIORITIES)}"
+        if iso_code == "FR":  # French job ads name both genders
+            title += rng.choice(("", " H/F", " (H/F)"))
+        org_id, org_label = rng.choice(ORGANISATIONS)
+        status = _pick(rng, TS_VACANCY_STATUSES)
+        contract = _real(rng.choice(TS_CONTRACT_TYPES))
+        experience = _real(rng.choice(TS_EXPERIENCE_LEVELS)) if rng.random() < 0.8 else None
+        education = _real(rng.choice(TS_EDUCATION_LEVELS)) if rng.random() < 0.7 else None
+        skills = [_ref(code, label) for code, label in rng.sample(TS_SKILLS, rng.randint(0, 4))]
+        languages = [
+            {
+                "language": _ref(LANGUAGE_CODE_BASE + number, LANGUAGES[number - 1][1]),
+                "languageLevel": _pick(rng, TS_LANGUAGE_LEVELS),
+            }
+            for number in sorted(rng.sample(range(1, 6), rng.randint(0, 2)))
+        ]
+        team = rng.randint(3, 40)
+        description2 = None
+        if rng.random() < 0.75:
+            wanted = ", ".join(skill["label"] for skill in skills) or "vos qualités relationnelles"  # type: ignore[misc]
+            level = experience["label"] if experience else "all levels"
+            description2 = f"<p>Expérience : {level}.</p>\n<p>Vous maîtrisez {wanted}.</p>"
+        published = status["label"] == "Published"
+        return {
+            "offset": position,
+            "offerDetail": {
+                "reference": self.vacancy_reference(index),
+                "status": status,
+                "organisation": _ref(org_id, org_label),
+                "creationDate": iso(created),
+                "modificationDate": iso(updated),
+                "location": {
+                    "address": _address(rng, place),
+                    "latitude": round(place[5] + rng.uniform(-0.02, 0.02), 6),
+                    "longitude": round(place[6] + rng.uniform(-0.02, 0.02), 6),
+                    "country": _country(iso_code),
+                },
+                "jobDescription": {
+                    "title": title,
+                    "description1": (
+                        f"<p>Au sein de {org_label}, vous rejoignez une équipe de {team} personnes à {city}.</p>\n"
+                        f'<ul><li>Télétravail possible</li><li>RTT & "mutuelle"</li></ul>'
+                    ),
+                    "description2": description2,
+                    "contractType": contract,
+                    "country": _country(iso_code),
+                    "professionalCategory": _pick(rng, TS_PROFESSIONAL_CATEGORIES) if rng.random() < 0.8 else None,
+                    "primaryProfile": _ref(*TS_PROFILES[JOB_PROFILES[job_number]]) if rng.random() < 0.9 else None,
+                    "jobDescriptionCustomFields": {
+                        "longText1": rng.choice((None, f"Poste basé à {city}, déplacements ponctuels.")),
+                        "longText2": rng.choice((None, None, "Prise de poste : dès que possible.")),
+                        "longText3": None,
+                        "shortText1": rng.choice(REMOTE),
+                    },
+                },
+                "criteria": {"experienceLevel": experience, "educationLevel": education, "skills": skills},
+                "languages": languages,
+                "publishedOnInternet": published and rng.random() < 0.9,
+                "publishedOnIntranet": published or rng.random() < 0.3,
+            },
+        }
+
+    def _candidate_current(self, index: int, position: int, *, resume_only: bool = False) -> dict[str, object]:
+        """A candidate as the connector reads it (``format_ts_candidate``): see :data:`CURRENT_PATHS`."""
+        rng = random.Random(f"{self.seed}/candidate/{index}")
+        created, updated = self._dates("candidates", index)
+        first, last = self._names(index)
+        place = rng.choice(PLACES)
+        iso_code = place[1]
+        prefix = PHONE_PREFIXES[iso_code]
+        if iso_code == "FR":
+            phone = f"{prefix} {rng.choice('67')} " + " ".join(f"{rng.randrange(100):02d}" for _ in range(4))
+        else:
+            phone = f"{prefix} {rng.randrange(100, 1000)} {rng.randrange(1_000_000, 10_000_000)}"
+        vacancies = self._base["vacancies"]
+        applications = []
+        for number in range(1, (rng.randint(0, 3) if vacancies else 0) + 1):
+            status_code, status_label = rng.choice(TS_APPLICATION_STATUSES)
+            for _ in range(8):  # a vacancy that existed when the candidate last changed, if one comes up
+                vacancy = rng.randrange(vacancies)
+                opened = self._dates("vacancies", vacancy)[0]
+                if opened <= updated:
+                    break
+            applications.append(
+                {
+                    "id": 100_000 + index * 10 + number,
+                    "type": "offer",
+                    "vacancyReference": self.vacancy_reference(vacancy),
+                    "status": _ref(status_code, status_label),
+                    "date": iso(rng.randint(min(max(created, opened), updated), updated)),
+                    "origin": _pick(rng, TS_ORIGINS),
+                }
+            )
+        in_progress = any(int(app["status"]["id"]) not in CLOSED_APPLICATION_STATUSES for app in applications)  # type: ignore[index]
+        educations = [
+            {
+                "educationLevel": _real(rng.choice(TS_EDUCATION_LEVELS)) if rng.random() < 0.8 else None,
+                "college": rng.choice(COLLEGES),
+                "yearObtained": time.gmtime(created).tm_year - rng.randint(1, 25),
+            }
+            for _ in range(rng.randint(0, 2))
+        ]
+        birth = rng.choice((None, f"{rng.randint(1965, 2003)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"))
+        return {
+            "offset": position,
+            "isEmployee": rng.random() < 0.15,
+            "isInProgress": in_progress,
+            "candidateDetail": {
+                "id": self.candidate_id(index),
+                "creationDate": iso(created),
+                "modificationDate": iso(updated),
+                "personalInformation": {
+                    "civility": _real(rng.choice(TS_CIVILITIES)) if rng.random() < 0.7 else None,
+                    "firstName": first,
+                    "lastName": last,
+                    "middleName": None,
+                    "email": f"{_slug(first)}.{_slug(last)}{index + 1}@example.com",
+                    "phoneNumber": phone,
+                    "phoneNumber2": None,
+                    "address": _address(rng, place),
+                    "postalCode": place[2],
+                    "city": place[0],
+                    "residentCountry": _country(iso_code),
+                    "birthDate": birth,
+                },
+                "positionSought": {
+                    "primaryProfile": _pick(rng, TS_PROFILES),
+                    "contractType": _real(rng.choice(TS_CONTRACT_TYPES)) if rng.random() < 0.75 else None,
+                    "salaryPretensions": rng.choice((None, str(rng.randrange(25_000, 150_000, 500)))),
+                    "jobPreferencesCustomFields": {"customCodeTable1": _pick(rng, TS_PROFILE_STATUSES)},
+                },
+                "globalExperience": {
+                    "globalExperienceLevel": _real(rng.choice(TS_EXPERIENCE_LEVELS)) if rng.random() < 0.8 else None
+                },
+                "educations": educations,
+            },
+            "applications": applications,
+            "attachments": [self._listed(a) for a in self._attachments(index, resume_only=resume_only)],
+        }
+
+    def _make_referential(self, category: str, count: int) -> list[dict[str, object]]:
+        if self.shape == "current":
+            return self._make_referential_current(category, count)
+        return self._make_referential_seed(category, count)
+
     @staticmethod
-    def _make_referential(category: str, count: int) -> list[dict[str, object]]:
+    def _make_referential_current(category: str, count: int) -> list[dict[str, object]]:
+        """Items as the connector models them (``schemas.py`` ``standardItem``): no ``id``, an
+        integer ``code``; real values for the categories of ``utils/const.py``."""
+        items: list[dict[str, object]] = []
+        item_type = category[:-1] if category.endswith("s") else category
+        known: Sequence[tuple[int, str, str]] = ()
+        if category in TS_REFERENTIALS:
+            item_type, known = TS_REFERENTIALS[category]
+        elif category == "countries":
+            item_type = "country"
+            known = [(COUNTRY_CODE_BASE + n, f"_TS_CO_Country_{c}", e) for n, (c, e, _) in enumerate(COUNTRIES, 1)]
+        elif category == "languages":
+            item_type = "language"
+            known = [(LANGUAGE_CODE_BASE + n, f"_TS_CO_Language_{c}", e) for n, (c, e, _) in enumerate(LANGUAGES, 1)]
+        for number in range(1, count + 1):
+            if number <= len(known):
+                code, client_code, label = known[number - 1]
+            else:
+                code, client_code = 9000 + number, f"_TS_CO_{item_type}_{number:03d}"
+                label = f"{category[:1].upper()}{category[1:]} {number}"
+            items.append(
+                {
+                    "code": code,
+                    "clientCode": client_code,
+                    "label": label,
+                    "active": number % 10 != 0,
+                    "parentCode": None,
+                    "type": item_type,
+                    "parentType": "",
+                    "hasChildren": False,
+                }
+            )
+        return items
+
+    @staticmethod
+    def _make_referential_seed(category: str, count: int) -> list[dict[str, object]]:
         known = KNOWN_REFERENTIALS.get(category, ())
         items: list[dict[str, object]] = []
         for number in range(1, count + 1):

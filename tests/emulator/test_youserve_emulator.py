@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from tests.contracts.shapes import shape_mismatches
 from tests.emulator.server import Emulator, Fault, Request, Response
-from tests.emulator.youserve import YouserveEmulator, parse_datetime
+from tests.emulator.youserve import (
+    DEFAULT_CONNECT_CLIENT_ID,
+    DEFAULT_CONNECT_CLIENT_SECRET,
+    DEFAULT_CONNECT_TENANT,
+    VismaConnectEmulator,
+    YouforceFileApi,
+    YouserveEmulator,
+    parse_datetime,
+)
 
 FILES = "/fileapi/v1.0/files"
 OCTET = {"Accept": "application/octet-stream"}
+CONNECT = "/visma-connect"  # connect.visma.com
+YOUFORCE = "/youforce"  # fileapi.youforce.com
+YF_FILES = "/v1.0/files"
 
 
 class Client:
     """A minimal, correct YouServe subscriber client."""
+
+    files = FILES
 
     def __init__(self, emulator: Emulator, vendor: YouserveEmulator) -> None:
         self.base = emulator.url("/youserve")
@@ -59,7 +76,7 @@ class Client:
         )
 
     def list(self, **params: Any) -> dict[str, Any]:
-        response = self.call("GET", FILES, params)
+        response = self.call("GET", self.files, params)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -73,7 +90,7 @@ class Client:
         headers = dict(OCTET)
         if range_ is not None:
             headers["Range"] = range_
-        return self.call("GET", f"{FILES}/{file_id}", headers=headers)
+        return self.call("GET", f"{self.files}/{file_id}", headers=headers)
 
 
 class Mount:
@@ -88,10 +105,21 @@ class Mount:
         return self.vendor.handle(request)
 
 
+class Forward:
+    """Mounts one host facade (``connect``, ``youforce``) of whatever vendor ``Mount`` holds now."""
+
+    def __init__(self, mount: Mount, prefix: str, host: str) -> None:
+        self.mount, self.prefix, self.host = mount, prefix, host
+
+    def handle(self, request: Request) -> Response:
+        return getattr(self.mount.vendor, self.host).handle(request)
+
+
 @pytest.fixture(scope="module")
 def mount():
     mount = Mount()
-    with Emulator([mount]) as running:
+    hosts = [mount, Forward(mount, CONNECT, "connect"), Forward(mount, YOUFORCE, "youforce")]
+    with Emulator(hosts) as running:
         yield mount, running
 
 
@@ -742,3 +770,615 @@ def test_reset_mid_body_does_not_mark_downloaded(client: Client, vendor: Youserv
     assert client.list()["count"] == 13
     assert client.download(big["fileId"]).status_code == 200
     assert client.list()["count"] == 12
+
+
+# =========================================================================== the current sign-in
+#
+# Visma Connect (https://connect.visma.com/connect/token, mounted at /visma-connect) and the
+# Youforce File API host (https://fileapi.youforce.com/v1.0, mounted at /youforce), as Visma's
+# own PowerShell example (powershell/VismaDeveloperPortal/download) talks to them.
+
+
+def connect_form(**changes: str | None) -> dict[str, str]:
+    """The example's token form (grant_type, client_id, client_secret, tenant_id); None drops a field."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": DEFAULT_CONNECT_CLIENT_ID,
+        "client_secret": DEFAULT_CONNECT_CLIENT_SECRET,
+        "tenant_id": DEFAULT_CONNECT_TENANT,
+    }
+    form.update(changes)  # type: ignore[arg-type]
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def connect_token(emulator: Emulator, **changes: str | None) -> requests.Response:
+    return requests.post(
+        emulator.url(CONNECT) + "/connect/token",
+        data=connect_form(**changes),
+        headers={"Cache-Control": "no-cache"},
+        timeout=5,
+    )
+
+
+class ConnectClient(Client):
+    """A minimal, correct client of the current sign-in: no tenant header, role=subscriber."""
+
+    files = YF_FILES
+
+    def __init__(self, emulator: Emulator, vendor: YouserveEmulator, tenant: str = DEFAULT_CONNECT_TENANT) -> None:
+        self.emulator = emulator
+        self.tenant = tenant
+        self.base = emulator.url(YOUFORCE)
+        self.vendor = vendor
+        self.session = requests.Session()
+        self.token = self.get_token()
+
+    def get_token(self) -> str:
+        response = connect_token(self.emulator, tenant_id=self.tenant)
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **extra}
+
+
+@pytest.fixture
+def connect_client(emulator: Emulator, vendor: YouserveEmulator) -> ConnectClient:
+    return ConnectClient(emulator, vendor)
+
+
+@pytest.fixture(params=["youserve", "visma_connect"])
+def any_client(request: pytest.FixtureRequest, emulator: Emulator, vendor: YouserveEmulator) -> Client:
+    """The same behaviour, asked of either host with its own sign-in."""
+    return ConnectClient(emulator, vendor) if request.param == "visma_connect" else Client(emulator, vendor)
+
+
+def jwt_payload(token: str) -> dict[str, Any]:
+    header, payload, signature = token.split(".")
+    assert header
+    assert signature
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+# --------------------------------------------------------------------------- 1. Visma Connect sign-in
+
+
+def test_connect_token_ok(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    response = connect_token(emulator)
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json()
+    assert set(body) == {"access_token", "expires_in", "token_type", "scope"}
+    assert body["expires_in"] == 3600
+    assert isinstance(body["expires_in"], int)
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == vendor.connect_scope
+    claims = jwt_payload(body["access_token"])
+    assert claims["tenant_id"] == DEFAULT_CONNECT_TENANT
+    assert claims["client_id"] == DEFAULT_CONNECT_CLIENT_ID
+    assert vendor.issued_tokens == [body["access_token"]]
+    assert vendor.token_requests == 1
+    assert vendor.token_requests_by_sign_in == {"visma_connect": 1}
+    assert vendor.calls[("POST", "token")] == 1
+    assert vendor.host_calls[("visma_connect", "POST", "token")] == 1
+    # what the client sent is kept, its secret is not
+    assert vendor.connect_token_forms == [{**connect_form(), "client_secret": "<redacted>"}]
+    assert DEFAULT_CONNECT_CLIENT_SECRET not in json.dumps(vendor.connect_token_forms)
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "error"),
+    [
+        ({"client_secret": "nope"}, 401, "invalid_client"),
+        ({"client_id": "isv_someone_else"}, 401, "invalid_client"),
+        ({"client_id": "ys-client", "client_secret": "ys-secret-0123456789"}, 401, "invalid_client"),
+        ({"client_secret": None}, 400, "invalid_request"),
+        ({"client_id": None}, 400, "invalid_request"),
+        ({"tenant_id": None}, 400, "invalid_request"),
+        ({"tenant_id": ""}, 400, "invalid_request"),
+        ({"tenant_id": "sandbox"}, 400, "invalid_tenant"),
+        ({"tenant_id": "22222222-2222-2222-2222-222222222222"}, 400, "invalid_tenant"),
+        ({"grant_type": None}, 400, "invalid_request"),
+        ({"grant_type": "password"}, 400, "unsupported_grant_type"),
+        ({"scope": "youforce-fileapi:files:upload"}, 400, "invalid_scope"),
+        ({"scope": ""}, 400, "invalid_scope"),
+    ],
+)
+def test_connect_token_rejections(
+    emulator: Emulator, vendor: YouserveEmulator, changes: dict[str, str | None], status: int, error: str
+) -> None:
+    response = connect_token(emulator, **changes)
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == error
+    assert vendor.issued_tokens == []
+
+
+def test_connect_token_refuses_other_encodings_and_methods(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    url = emulator.url(CONNECT) + "/connect/token"
+    as_json = requests.post(url, json=connect_form(), timeout=5)
+    assert (as_json.status_code, as_json.json()["error"]) == (400, "invalid_request")
+    repeated = requests.post(url, data=[*connect_form().items(), ("tenant_id", DEFAULT_CONNECT_TENANT)], timeout=5)
+    assert (repeated.status_code, repeated.json()["error"]) == (400, "invalid_request")
+    as_get = requests.get(url, data=connect_form(), timeout=5)  # even with the form as its body
+    assert (as_get.status_code, as_get.json()["error"]) == (400, "invalid_request")
+    assert (
+        requests.post(emulator.url(CONNECT) + "/connect/authorize", data=connect_form(), timeout=5).status_code == 404
+    )
+    # the seed-doc token path is not Visma Connect's
+    assert (
+        requests.post(emulator.url(CONNECT) + "/authentication/token", data=connect_form(), timeout=5).status_code
+        == 404
+    )
+    assert vendor.issued_tokens == []
+
+
+def test_connect_token_scope_is_optional_and_narrows(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    response = connect_token(emulator, scope="youforce-fileapi:files:list")
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "youforce-fileapi:files:list"
+    assert jwt_payload(response.json()["access_token"])["scope"] == ["youforce-fileapi:files:list"]
+
+
+def test_connect_invalid_client_status_is_an_option(mount: tuple[Mount, Emulator]) -> None:
+    mount[0].vendor = YouserveEmulator(connect_invalid_client_status=400)  # IdentityServer answers 400
+    response = connect_token(mount[1], client_secret="nope")
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_client")
+
+
+def test_connect_credentials_are_options(mount: tuple[Mount, Emulator]) -> None:
+    vendor = mount[0].vendor = YouserveEmulator(
+        connect_client_id="isv_other", connect_client_secret="other-secret", connect_tenants={"t-1": "sandbox"}
+    )
+    assert connect_token(mount[1]).status_code == 401
+    ok = connect_token(mount[1], client_id="isv_other", client_secret="other-secret", tenant_id="t-1")
+    assert ok.status_code == 200, ok.text
+    assert vendor.connect.client_secret == "other-secret"
+    assert vendor.connect_tenant_id == "t-1"
+
+
+# --------------------------------------------------------------------------- 2. the Youforce File API host
+
+
+def test_youforce_host_needs_no_tenant_header(connect_client: ConnectClient, vendor: YouserveEmulator) -> None:
+    url = connect_client.base + YF_FILES
+    auth = {"Authorization": f"Bearer {connect_client.token}"}
+    response = requests.get(url, params={"role": "subscriber"}, headers=auth, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["count"] == 13
+    assert {e["tenantId"] for e in response.json()["data"]} == {"sandbox"}
+    # a tenant header is not needed, and a stray one is ignored (and recorded)
+    stray = requests.get(url, params={"role": "subscriber"}, headers={**auth, "x-raet-tenant-id": "other"}, timeout=5)
+    assert stray.status_code == 200
+    assert stray.json()["count"] == 13
+    assert vendor.youforce_tenant_headers == ["other"]
+    assert vendor.host_calls[("youforce", "GET", "list")] == 2
+    assert vendor.host_calls[("youserve", "GET", "list")] == 0
+
+
+def test_youforce_host_still_wants_role_subscriber(connect_client: ConnectClient, vendor: YouserveEmulator) -> None:
+    url = connect_client.base + YF_FILES
+    auth = connect_client.headers()
+    assert requests.get(url, headers=auth, timeout=5).status_code == 400
+    assert requests.get(url, params={"role": "publisher"}, headers=auth, timeout=5).status_code == 400
+    file_id = vendor.entries()[0]["fileId"]
+    assert requests.head(f"{url}/{file_id}", headers=auth, timeout=5).status_code == 400
+    assert requests.head(f"{url}/{file_id}", params={"role": "subscriber"}, headers=auth, timeout=5).status_code == 200
+    no_auth = requests.get(url, params={"role": "subscriber"}, timeout=5)
+    assert no_auth.status_code == 401
+    # the seed host's paths are not the Youforce host's
+    assert connect_client.call("GET", FILES).status_code == 404
+    assert connect_client.call("GET", "/v2.0/files").status_code == 404
+
+
+def test_tokens_do_not_cross_hosts(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    seed = Client(emulator, vendor)
+    current = ConnectClient(emulator, vendor)
+    # a seed-doc token on the Youforce host: 401, with or without a tenant header
+    for headers in ({}, {"x-raet-tenant-id": "sandbox"}):
+        response = requests.get(
+            current.base + YF_FILES,
+            params={"role": "subscriber"},
+            headers={"Authorization": f"Bearer {seed.token}", **headers},
+            timeout=5,
+        )
+        assert response.status_code == 401
+        assert "invalid_token" in response.headers["WWW-Authenticate"]
+    # a Visma Connect token on the seed-doc host: 401, even with the right tenant header
+    response = requests.get(
+        seed.base + FILES,
+        params={"role": "subscriber"},
+        headers={"Authorization": f"Bearer {current.token}", "x-raet-tenant-id": "sandbox"},
+        timeout=5,
+    )
+    assert response.status_code == 401
+    # each on its own host is fine
+    assert seed.list()["count"] == 13
+    assert current.list()["count"] == 13
+
+
+def test_youforce_can_accept_youserve_tokens_with_the_tenant_header(mount: tuple[Mount, Emulator]) -> None:
+    """The YouforceDeveloperPortal example: an api.raet.com token plus x-raet-tenant-id on fileapi.youforce.com."""
+    vendor = mount[0].vendor = YouserveEmulator(youforce_accepts_youserve_tokens=True)
+    seed = Client(mount[1], vendor)
+    url = mount[1].url(YOUFORCE) + YF_FILES
+    ok = requests.get(url, params={"role": "subscriber"}, headers=seed.headers(), timeout=5)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["count"] == 13
+    no_tenant = {"Authorization": f"Bearer {seed.token}"}
+    assert requests.get(url, params={"role": "subscriber"}, headers=no_tenant, timeout=5).status_code == 403
+    # Visma Connect tokens still only work on the Youforce host
+    current = ConnectClient(mount[1], vendor)
+    wrong_host = requests.get(
+        seed.base + FILES,
+        params={"role": "subscriber"},
+        headers={**current.headers(), "x-raet-tenant-id": "sandbox"},
+        timeout=5,
+    )
+    assert wrong_host.status_code == 401
+
+
+def test_connect_token_is_bound_to_its_tenant(mount: tuple[Mount, Emulator]) -> None:
+    tenants = {"aaaaaaaa-0000-4000-8000-000000000001": "sandbox", "bbbbbbbb-0000-4000-8000-000000000002": "acme"}
+    vendor = mount[0].vendor = YouserveEmulator(connect_tenants=tenants)
+    foreign = vendor.add_file("acme_payroll.xml", 7101, 10, tenant_id="acme")
+    sandbox_client = ConnectClient(mount[1], vendor, tenant="aaaaaaaa-0000-4000-8000-000000000001")
+    acme_client = ConnectClient(mount[1], vendor, tenant="bbbbbbbb-0000-4000-8000-000000000002")
+    assert acme_client.names("status eq 'all'") == ["acme_payroll.xml"]
+    assert acme_client.list()["data"][0]["tenantId"] == "acme"
+    assert "acme_payroll.xml" not in sandbox_client.names("status eq 'all'")
+    assert sandbox_client.download(foreign["fileId"]).status_code == 404
+    sandbox_file = by_name(vendor, "sandbox_test_file.xml")["fileId"]
+    assert acme_client.call("DELETE", f"{YF_FILES}/{sandbox_file}").status_code == 404
+    assert acme_client.call("HEAD", f"{YF_FILES}/{sandbox_file}").status_code == 404
+    assert acme_client.download(foreign["fileId"]).status_code == 200
+    # a header naming the other tenant changes nothing: the tenant is the token's
+    response = acme_client.call(
+        "GET", YF_FILES, {"$filter": "status eq 'all'"}, headers={"x-raet-tenant-id": "sandbox"}
+    )
+    assert [e["fileName"] for e in response.json()["data"]] == ["acme_payroll.xml"]
+    assert vendor.deleted == []
+
+
+# --------------------------------------------------------------------------- 3. an empty $filter
+
+
+def test_empty_filter_on_youforce_means_available(connect_client: ConnectClient, vendor: YouserveEmulator) -> None:
+    # the example's query string, as PowerShell sends it with <Filter></Filter>
+    url = connect_client.base + YF_FILES + "?role=subscriber&pageIndex=0&pageSize=21&$filter=&$orderBy=uploadDate%20asc"
+    response = connect_client.session.get(url, headers=connect_client.headers(), timeout=5)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["count"], body["pageSize"]) == (13, 21)
+    available = connect_client.list(pageSize=21, **{"$filter": "status eq 'available'", "$orderBy": "uploadDate asc"})
+    assert body == available
+    xml = by_name(vendor, "sandbox_test_file.xml")
+    assert connect_client.download(xml["fileId"]).status_code == 200
+    after = connect_client.session.get(url, headers=connect_client.headers(), timeout=5).json()
+    assert after["count"] == 12
+    assert xml["fileId"] not in {e["fileId"] for e in after["data"]}
+    # only the empty filter: blanks are still a malformed filter
+    assert connect_client.call("GET", YF_FILES, {"$filter": "   "}).status_code == 400
+
+
+def test_empty_filter_on_the_seed_host_is_still_a_400(client: Client) -> None:
+    response = client.call("GET", FILES, {"$filter": ""})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("Invalid filter")
+
+
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [
+        ("startsWith(FileName, 'payroll') eq false", ALL - {"payroll_2026_01.xml", "payroll_2026_02.xml"}),
+        ("startsWith(FileName, 'payroll') eq true", {"payroll_2026_01.xml", "payroll_2026_02.xml"}),
+        (
+            "endsWith(FileName, '.xml') ne true and businessType eq 7101",
+            {"sandbox_test_file.txt", "sandbox_test_file.csv"},
+        ),
+        ("contains(FileName, 'test') eq false and businessType eq 8000", BT_8000 - {"it's a 'test' file.txt"}),
+    ],
+)
+def test_youforce_filters_compare_functions_with_booleans(
+    emulator: Emulator, vendor: YouserveEmulator, filter_: str, expected: set[str]
+) -> None:
+    """config.xml: 'Files with names that don't start with ...': startsWith(FileName, '...') eq false."""
+    names = ConnectClient(emulator, vendor).names(filter_)
+    assert set(names) == expected
+    assert len(names) == len(expected)
+    # the seed host keeps its stricter grammar
+    assert Client(emulator, vendor).call("GET", FILES, {"$filter": filter_}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    ["startsWith(FileName, 'a') eq 1", "startsWith(FileName, 'a') eq False", "startsWith(FileName, 'a') gt true"],
+)
+def test_youforce_boolean_comparison_is_strict(connect_client: ConnectClient, filter_: str) -> None:
+    assert connect_client.call("GET", YF_FILES, {"$filter": filter_}).status_code == 400
+
+
+# --------------------------------------------------------------------------- 4. spike arrest
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_spike_arrest_answers_429_without_retry_after(mount: tuple[Mount, Emulator]) -> None:
+    clock = Clock()
+    vendor = mount[0].vendor = YouserveEmulator(spike_arrest_per_minute=60, spike_arrest_clock=clock)
+    client = ConnectClient(mount[1], vendor)  # the token endpoint is not behind the spike arrest
+    assert client.call("GET", YF_FILES).status_code == 200
+    arrested = client.call("GET", YF_FILES)
+    assert arrested.status_code == 429
+    assert "Retry-After" not in arrested.headers
+    assert arrested.json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.SpikeArrestViolation"
+    clock.now += 0.5  # 60 per minute: one call a second
+    assert client.call("GET", YF_FILES).status_code == 429
+    clock.now += 0.5
+    assert client.call("GET", YF_FILES).status_code == 200
+    assert vendor.spike_arrests == 2
+    assert vendor.spike_arrests_by_host == {"youforce": 2}
+    assert vendor.calls[("GET", "list")] == 4  # refused calls are counted too
+    # a refused call does not consume an armed fault
+    vendor.faults.add(Fault(path_regex=r"/files$", status=503))
+    assert client.call("GET", YF_FILES).status_code == 429
+    clock.now += 1
+    assert client.call("GET", YF_FILES).status_code == 503
+
+
+def test_spike_arrest_burst_and_hosts_are_options(mount: tuple[Mount, Emulator]) -> None:
+    clock = Clock()
+    vendor = mount[0].vendor = YouserveEmulator(
+        spike_arrest_per_minute=6, spike_arrest_burst=3, spike_arrest_hosts=["youforce"], spike_arrest_clock=clock
+    )
+    current, seed = ConnectClient(mount[1], vendor), Client(mount[1], vendor)
+    assert [current.call("GET", YF_FILES).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert [seed.call("GET", FILES).status_code for _ in range(5)] == [200] * 5  # not behind it
+    assert [connect_token(mount[1]).status_code for _ in range(3)] == [200] * 3
+    clock.now += 10  # 6 per minute: one more call after 10 s
+    assert [current.call("GET", YF_FILES).status_code for _ in range(2)] == [200, 429]
+    assert vendor.spike_arrests == 2
+
+
+def test_spike_arrest_on_the_seed_host_with_the_real_clock(mount: tuple[Mount, Emulator]) -> None:
+    vendor = mount[0].vendor = YouserveEmulator(spike_arrest_per_minute=1)
+    client = Client(mount[1], vendor)
+    assert client.call("GET", FILES).status_code == 200
+    assert client.call("GET", FILES).status_code == 429
+    assert client.get_token()  # sign-in is not behind the spike arrest
+    assert vendor.spike_arrests == 1
+
+
+def test_spike_arrest_is_off_by_default(connect_client: ConnectClient, vendor: YouserveEmulator) -> None:
+    assert {connect_client.call("GET", YF_FILES).status_code for _ in range(30)} == {200}
+    assert vendor.spike_arrests == 0
+
+
+# --------------------------------------------------------------------------- 5. the same API on either host
+
+
+def test_any_host_lists_pages_and_shrinks(any_client: Client, vendor: YouserveEmulator) -> None:
+    body = any_client.list()
+    assert (body["pageIndex"], body["pageSize"], body["count"]) == (0, 20, 13)
+    assert [e["fileId"] for e in body["data"]] == [e["fileId"] for e in vendor.entries()]
+    pages = [any_client.list(pageSize=5, pageIndex=i) for i in range(3)]
+    assert [e["fileId"] for p in pages for e in p["data"]] == [e["fileId"] for e in body["data"]]
+    csv = by_name(vendor, "sandbox_test_file.csv")
+    assert any_client.download(csv["fileId"], "bytes=0-49").status_code == 206
+    assert any_client.list()["count"] == 13
+    assert any_client.download(csv["fileId"], "bytes=50-75").status_code == 206
+    assert any_client.list()["count"] == 12
+    assert any_client.names("status eq 'downloaded'") == ["sandbox_test_file.csv"]
+    assert vendor.range_requests == [(csv["fileId"], 0, 49), (csv["fileId"], 50, 75)]
+    assert vendor.calls[("GET", "range")] == 2
+    assert any_client.list(**{"$orderBy": "fileName asc", "pageSize": 100})["count"] == 12
+
+
+def test_any_host_head_ranges_and_accept(any_client: Client, vendor: YouserveEmulator) -> None:
+    files = any_client.files
+    xml = by_name(vendor, "sandbox_test_file.xml")
+    data = vendor.file_bytes(xml["fileId"])
+    head = any_client.call("HEAD", f"{files}/{xml['fileId']}")
+    assert (head.status_code, head.headers["Content-Length"], head.headers["Accept-Ranges"]) == (200, "107", "bytes")
+    part = any_client.download(xml["fileId"], "bytes=0-49")
+    assert (part.status_code, part.headers["Content-Range"], part.content) == (206, "bytes 0-49/107", data[:50])
+    assert part.headers["Content-Disposition"] == "attachment; filename=sandbox_test_file.xml"
+    beyond = any_client.download(xml["fileId"], "bytes=107-110")
+    assert (beyond.status_code, beyond.headers["Content-Range"]) == (416, "bytes */107")
+    assert any_client.download(xml["fileId"], "bytes=-10").status_code == 400
+    assert any_client.call("GET", f"{files}/{xml['fileId']}", headers={"Accept": "*/*"}).status_code == 406
+    whole = any_client.download(xml["fileId"])
+    assert (whole.status_code, whole.content) == (200, data)
+    assert any_client.list()["count"] == 12
+
+
+def test_any_host_deletes(any_client: Client, vendor: YouserveEmulator) -> None:
+    path = f"{any_client.files}/{by_name(vendor, 'sandbox_test_file.xml')['fileId']}"
+    assert any_client.call("DELETE", path).status_code == 204
+    assert any_client.call("DELETE", path).status_code == 404
+    assert any_client.call("PUT", path).status_code == 405
+    assert any_client.call("POST", any_client.files).status_code == 405
+    assert vendor.deleted == [path.rsplit("/", 1)[1]]
+    assert any_client.list(**{"$filter": "status eq 'all'"})["count"] == 12
+
+
+def test_any_host_is_strict(any_client: Client) -> None:
+    for params in ({"pageSize": 0}, {"pageSize": 1001}, {"pageIndex": "x"}, {"$orderBy": ""}, {"$orderBy": "size asc"}):
+        assert any_client.call("GET", any_client.files, params).status_code == 400, params
+    for filter_ in ("businessType EQ 7101", "status eq 'new'", "uploadDate gt 2020-05-19"):
+        response = any_client.call("GET", any_client.files, {"$filter": filter_})
+        assert response.status_code == 400
+        assert response.json()["message"].startswith("Invalid filter")
+
+
+def test_any_host_tokens_expire_and_are_revoked(any_client: Client, vendor: YouserveEmulator) -> None:
+    vendor.expire_all_tokens()
+    response = any_client.call("GET", any_client.files)
+    assert response.status_code == 401
+    assert "expired" in response.headers["WWW-Authenticate"]
+    any_client.token = any_client.get_token()
+    assert any_client.call("GET", any_client.files).status_code == 200
+    vendor.revoke_all_tokens()
+    assert any_client.call("GET", any_client.files).status_code == 401
+    assert len(vendor.issued_tokens) == 2
+    assert vendor.token_requests == 2
+
+
+def test_short_lived_connect_token_expires(mount: tuple[Mount, Emulator]) -> None:
+    vendor = mount[0].vendor = YouserveEmulator(expires_in=0)
+    response = ConnectClient(mount[1], vendor).call("GET", YF_FILES)
+    assert response.status_code == 401
+    assert "expired" in response.headers["WWW-Authenticate"]
+
+
+def test_any_host_faults(any_client: Client, vendor: YouserveEmulator) -> None:
+    files = any_client.files
+    vendor.faults.add(Fault(path_regex=r"/files$", status=503, retry_after="1"))
+    failed = any_client.call("GET", files)
+    assert (failed.status_code, failed.headers["Retry-After"]) == (503, "1")
+    xml = by_name(vendor, "sandbox_test_file.xml")
+    vendor.faults.add(Fault(path_regex=r"/files/", method="GET", kind="short_body", params={"missing": 7}))
+    assert any_client.download(xml["fileId"], "bytes=0-99").content == vendor.file_bytes(xml["fileId"])[:93]
+    vendor.faults.add(Fault(path_regex=r"/files$", kind="lie_count"))
+    assert any_client.list()["count"] == 18
+    vendor.faults.add(Fault(path_regex=r"/files$", kind="duplicate"))
+    second = any_client.list(pageSize=5, pageIndex=1)["data"]
+    assert second[0]["fileId"] == vendor.entries()[4]["fileId"]
+    big = by_name(vendor, "employees_full.csv")
+    vendor.faults.add(Fault(path_regex=r"/files/", method="GET", abort_after=1000))
+    with pytest.raises(requests.exceptions.RequestException):
+        any_client.download(big["fileId"]).content  # noqa: B018
+    any_client.session = requests.Session()
+    assert any_client.list()["count"] == 13
+    vendor.faults.add(Fault(path_regex=r"/token$", status=503))
+    with pytest.raises(AssertionError):
+        any_client.get_token()  # the sign-in of either flow answers the token fault
+    assert vendor.faults.fired == {"503": 2, "short_body": 1, "lie_count": 1, "duplicate": 1, "transport": 1}
+
+
+def test_any_host_hides_other_tenants(any_client: Client, vendor: YouserveEmulator) -> None:
+    foreign = vendor.add_file("foreign.csv", 7101, 10, tenant_id="acme")
+    assert "foreign.csv" not in any_client.names("status eq 'all'")
+    assert any_client.download(foreign["fileId"]).status_code == 404
+
+
+# --------------------------------------------------------------------------- 6. mounting and the tap's settings
+
+
+def test_hosts_and_facades(vendor: YouserveEmulator) -> None:
+    youserve, connect, youforce = vendor.hosts()
+    assert (youserve.prefix, connect.prefix, youforce.prefix) == ("/youserve", "/visma-connect", "/youforce")
+    assert isinstance(connect, VismaConnectEmulator)
+    assert isinstance(youforce, YouforceFileApi)
+    assert youforce.source == "youserve"
+    # credentials are the sign-in's; everything else is the vendor's
+    assert (youforce.client_id, youforce.client_secret, youforce.tenant_id) == (
+        DEFAULT_CONNECT_CLIENT_ID,
+        DEFAULT_CONNECT_CLIENT_SECRET,
+        DEFAULT_CONNECT_TENANT,
+    )
+    assert connect.client_secret == DEFAULT_CONNECT_CLIENT_SECRET
+    assert youforce.faults is vendor.faults
+    assert youforce.calls is vendor.calls
+    assert youforce.issued_tokens is vendor.issued_tokens
+    assert youforce.entries() == vendor.entries()
+    with pytest.raises(AttributeError):
+        _ = youforce.no_such_attribute
+    # the token endpoint is no tap source: config_for() and tap_config() must not take it for one
+    assert not hasattr(connect, "source")
+    assert not hasattr(connect, "tap_settings")
+
+
+def test_tap_settings_of_each_sign_in_work(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    # visma_connect: what config_for(emulator, vendor.youforce) gives
+    settings = vendor.youforce.tap_settings(emulator.url(vendor.youforce.prefix))
+    assert settings == vendor.sign_in_settings(emulator.url(), "visma_connect")
+    assert settings == {
+        "sign_in": "visma_connect",
+        "token_url": emulator.url("/visma-connect") + "/connect/token",
+        "file_api_url": emulator.url("/youforce") + "/v1.0",
+        "client_id": DEFAULT_CONNECT_CLIENT_ID,
+        "client_secret": DEFAULT_CONNECT_CLIENT_SECRET,
+        "tenant_id": DEFAULT_CONNECT_TENANT,
+    }
+    form = {"grant_type": "client_credentials", **{k: settings[k] for k in ("client_id", "client_secret", "tenant_id")}}
+    token = requests.post(settings["token_url"], data=form, timeout=5).json()["access_token"]
+    listing = requests.get(
+        settings["file_api_url"] + "/files",
+        params={"role": "subscriber"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert listing.status_code == 200
+    # youserve, the new way (sign_in, file_api_url) and the old one (unchanged keys)
+    seed = vendor.sign_in_settings(emulator.url(), "youserve")
+    assert seed["sign_in"] == "youserve"
+    assert seed["file_api_url"] == emulator.url("/youserve") + "/fileapi/v1.0"
+    assert {k: seed[k] for k in vendor.tap_settings(seed["base_url"])} == vendor.tap_settings(seed["base_url"])
+    assert set(vendor.tap_settings(seed["base_url"])) == {
+        "base_url",
+        "token_url",
+        "client_id",
+        "client_secret",
+        "tenant_id",
+    }
+    form = {"grant_type": "client_credentials", "client_id": seed["client_id"], "client_secret": seed["client_secret"]}
+    token = requests.post(seed["token_url"], data=form, timeout=5).json()["access_token"]
+    listing = requests.get(
+        seed["file_api_url"] + "/files",
+        params={"role": "subscriber"},
+        headers={"Authorization": f"Bearer {token}", "x-raet-tenant-id": seed["tenant_id"]},
+        timeout=5,
+    )
+    assert listing.status_code == 200
+    with pytest.raises(ValueError, match="sign_in"):
+        vendor.sign_in_settings(emulator.url(), "oauth")
+    with pytest.raises(ValueError, match="/youforce"):
+        vendor.youforce.tap_settings(emulator.url("/youserve"))
+
+
+def test_both_sign_ins_on_one_server_of_their_own() -> None:
+    vendor = YouserveEmulator(files=[])
+    with Emulator(list(vendor.hosts())) as emulator:
+        client = ConnectClient(emulator, vendor)
+        assert client.list() == {"data": [], "pageIndex": 0, "pageSize": 20, "count": 0}
+        assert Client(emulator, vendor).list()["count"] == 0
+
+
+# --------------------------------------------------------------------------- current-generation fixtures
+
+CURRENT_FIXTURES = Path(__file__).resolve().parents[1] / "contracts" / "fixtures" / "youserve"
+
+
+def load_current(name: str) -> dict[str, Any]:
+    fixture = json.loads((CURRENT_FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    assert set(fixture) == {"provenance", "generation", "endpoint", "body"}
+    assert fixture["generation"] == "current"
+    for source in fixture["provenance"]:
+        assert set(source) == {"kind", "where", "note"}
+        assert source["kind"] in {"doc", "public_client"}
+        assert source["where"].startswith("https://") or source["where"].startswith("VR-API-Integration/")
+    return fixture
+
+
+def test_current_fixtures_are_served(emulator: Emulator, vendor: YouserveEmulator) -> None:
+    assert sorted(p.stem for p in CURRENT_FIXTURES.glob("*_current.json")) == [
+        "connect_token_current",
+        "youforce_files_page_current",
+    ]
+    token = load_current("connect_token_current")
+    assert token["endpoint"] == "POST /connect/token"
+    answer = connect_token(emulator).json()
+    assert shape_mismatches(token["body"], answer) == []
+    files = load_current("youforce_files_page_current")
+    assert files["endpoint"] == "GET /v1.0/files?role=subscriber"
+    page = ConnectClient(emulator, vendor).list(pageSize=2)
+    assert shape_mismatches(files["body"], page) == []
+    # and the base (seed-doc) listing fixture fits the Youforce host too
+    base = json.loads((CURRENT_FIXTURES / "files_page.json").read_text(encoding="utf-8"))
+    assert shape_mismatches(base["body"], page) == []

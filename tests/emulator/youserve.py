@@ -5,6 +5,40 @@ URL ``emulator.url("/youserve") + "/authentication/token"``. The vendor document
 ``youserve-file-api-subscriber.txt``; where it is silent, this emulator picks the strict reading
 and says so below.
 
+The current sign-in, as Visma's own examples use it (VR-API-Integration/file-api-integration-examples,
+powershell/VismaDeveloperPortal/download), is served by the same vendor object through two
+facades, each mounted at a prefix of its own; files, tokens, faults and bookkeeping are shared:
+
+* ``vendor.connect`` (:class:`VismaConnectEmulator`, prefix ``/visma-connect``) stands for
+  https://connect.visma.com: ``POST /connect/token`` with the form ``grant_type=client_credentials``,
+  ``client_id``, ``client_secret``, ``tenant_id`` (an optional ``scope`` must be a subset of
+  ``connect_scope``) answers ``{"access_token", "expires_in", "token_type", "scope"}``; the token
+  (JWT-shaped, random signature) is bound to its tenant. Refusals: 400 ``invalid_request``
+  (missing field, not a form, repeated field, not POST), ``connect_invalid_client_status``
+  (401, or 400 as IdentityServer answers) ``invalid_client``, 400 ``unsupported_grant_type``,
+  ``invalid_tenant`` (a tenant not in ``connect_tenants``), ``invalid_scope``.
+* ``vendor.youforce`` (:class:`YouforceFileApi`, prefix ``/youforce``) stands for
+  https://fileapi.youforce.com: the same ``/v1.0/files`` endpoints (``role=subscriber`` still
+  required), for Visma Connect tokens only; the tenant is the token's (``connect_tenants`` maps a
+  Visma Connect tenant id to the files' ``tenantId``), an x-raet-tenant-id header is ignored and
+  recorded in ``youforce_tenant_headers``. ``$filter=`` (empty) means no filter (available files)
+  and ``startsWith(FileName, 'x') eq false`` is a filter, as the example config.xml has them; the
+  seed host keeps answering both with a 400. ``youforce_accepts_youserve_tokens=True`` also
+  lets seed tokens in with their x-raet-tenant-id header (the YouforceDeveloperPortal example).
+* Tokens of one sign-in are unknown (401) on the other sign-in's host.
+* Spike arrest (off by default): with ``spike_arrest_per_minute`` set, File API calls to the hosts
+  in ``spike_arrest_hosts`` go through a token bucket of ``spike_arrest_burst`` calls refilled at
+  that rate (Apigee smoothing: 100 per minute is one call per 0.6 s); the rest get a 429 with no
+  Retry-After, counted in ``spike_arrests``. ``spike_arrest_clock`` replaces ``time.monotonic``.
+  Token requests are never arrested; an arrested call consumes no armed fault.
+* Bookkeeping: ``calls`` counts ``(method, kind)`` over every host, ``host_calls``
+  ``(host, method, kind)``; ``token_requests`` and ``issued_tokens`` cover both sign-ins
+  (``token_requests_by_sign_in`` splits them); ``connect_token_forms`` keeps each Visma Connect
+  form with its secret redacted.
+* Mounting: ``for host in vendor.hosts(): mount(emulator, host)``; then
+  ``config_for(emulator, vendor)`` is the seed sign-in and ``config_for(emulator, vendor.youforce)``
+  the Visma Connect one (``vendor.sign_in_settings(emulator.url(), sign_in)`` gives either block).
+
 Behaviour worth knowing when writing tap tests:
 
 * By default (no ``status`` clause in ``$filter``) the listing only shows files that were not
@@ -39,6 +73,7 @@ Behaviour worth knowing when writing tap tests:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -55,7 +90,7 @@ from urllib.parse import parse_qs, quote, unquote
 from tests.emulator.server import Faults, Request, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from tests.emulator.server import Fault
 
@@ -67,6 +102,16 @@ PIECE = 1024 * 1024  # largest piece of a streamed body
 DEFAULT_PUBLISHER = "cfc6678d-06d8-41c7-acb5-7448a14dc917"  # the documentation's publisher
 FILES_PATH = "/fileapi/v1.0/files"
 TOKEN_PATH = "/authentication/token"
+CONNECT_TOKEN_PATH = "/connect/token"  # a path: https://connect.visma.com/connect/token
+YOUFORCE_FILES_PATH = "/v1.0/files"  # https://fileapi.youforce.com/v1.0/files
+#: Visma Developer Portal client ids start with "isv_"; the tenant id is a GUID (the example
+#: README's ``VismaConnectTenantId``), mapped to the File API tenant "sandbox" by default.
+DEFAULT_CONNECT_CLIENT_ID = "isv_tap_hrdata"
+DEFAULT_CONNECT_CLIENT_SECRET = "vc-secret-0123456789abcdef"
+DEFAULT_CONNECT_TENANT = "11111111-1111-1111-1111-111111111111"
+#: The scopes a subscriber app is granted (the docs show "youforce-fileapi:files:list
+#: youforce-fileapi:files:upload" for a publisher; the subscriber's are our guess by analogy).
+DEFAULT_CONNECT_SCOPE = "youforce-fileapi:files:list youforce-fileapi:files:download youforce-fileapi:files:delete"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TICKS_PER_SECOND = 10_000_000  # .NET ticks: 100 ns
 
@@ -233,6 +278,7 @@ _FUNCTIONS: dict[str, Callable[[str, str], bool]] = {
     "contains": lambda name, arg: arg in name,
 }
 _FIELDS = ("uploaddate", "businesstype", "status", "filename")
+_BOOL_OPS = ("eq", "ne")
 _STATUSES = {
     "all": lambda f: True,
     "downloaded": lambda f: f.downloaded,
@@ -249,11 +295,14 @@ class FilterParser:
     primary := "(" or_expr ")" | function "(" field "," string ")" | field op literal
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, boolean_functions: bool = False) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.pos = 0
         self.has_status = False
+        #: Accept ``startsWith(FileName, 'x') eq false`` (``eq``/``ne`` ``true``/``false`` after a
+        #: function), as the filters in Visma's example config.xml files write it.
+        self.boolean_functions = boolean_functions
 
     def parse(self) -> Callable[[YouserveFile], bool]:
         """The predicate of the whole filter (without the default status clause)."""
@@ -335,6 +384,20 @@ class FilterParser:
         self._expect(",", "','")
         argument = self._expect("string", "a quoted string").value.casefold()
         self._expect(")", "')'")
+        following = self._peek()
+        if (
+            self.boolean_functions
+            and following is not None
+            and following.kind == "word"
+            and following.value in _BOOL_OPS
+        ):
+            self.pos += 1
+            literal = self._expect("word", "true or false")
+            if literal.value not in ("true", "false"):
+                msg = f"expected true or false at position {literal.pos}, got {literal.value!r}"
+                raise FilterError(msg)
+            wanted = (literal.value == "true") == (following.value == "eq")
+            return lambda f: function(f.file_name.casefold(), argument) == wanted
         return lambda f: function(f.file_name.casefold(), argument)
 
     def _comparison(self, field_token: _Token) -> Callable[[YouserveFile], bool]:
@@ -381,11 +444,16 @@ class FilterParser:
         return lambda f: compare(f.file_name.casefold(), wanted)
 
 
-def compile_filter(text: str | None) -> Callable[[YouserveFile], bool]:
-    """The predicate of a ``$filter`` including the default "available only" clause."""
-    if text is None:
+def compile_filter(text: str | None, *, current: bool = False) -> Callable[[YouserveFile], bool]:
+    """The predicate of a ``$filter`` including the default "available only" clause.
+
+    ``current`` reads it as the Youforce host does in Visma's examples: an empty ``$filter``
+    means no filter (config.xml: 'No filters (same as "status eq 'available'")'), and a
+    function may be compared with ``true``/``false``. The seed-doc host keeps both a 400.
+    """
+    if text is None or (current and text == ""):
         return lambda f: not f.downloaded
-    parser = FilterParser(text)
+    parser = FilterParser(text, boolean_functions=current)
     predicate = parser.parse()
     if parser.has_status:
         return predicate
@@ -502,9 +570,36 @@ def _content_disposition(name: str) -> str:
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)", re.ASCII)
 _PAGE_NUMBER = re.compile(r"\d{1,9}", re.ASCII)
 
+#: The hosts one :class:`YouserveEmulator` serves (``host_calls`` and ``spike_arrest_hosts`` use these).
+HOST_YOUSERVE = "youserve"  # the seed docs' host, mounted at /youserve
+HOST_CONNECT = "visma_connect"  # connect.visma.com, mounted at /visma-connect
+HOST_YOUFORCE = "youforce"  # fileapi.youforce.com, mounted at /youforce
+#: The two sign-ins (the tap's ``youserve.sign_in`` values); each token belongs to one.
+SIGN_IN_YOUSERVE = "youserve"
+SIGN_IN_CONNECT = "visma_connect"
+
+
+@dataclass
+class _Grant:
+    """What an access token stands for."""
+
+    expiry: float  # time.monotonic() deadline
+    sign_in: str  # SIGN_IN_YOUSERVE or SIGN_IN_CONNECT
+    tenant: str  # the File API tenant it reaches (the files' tenantId)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
 
 class YouserveEmulator:
-    """The YouServe File API of a subscriber, plus its token endpoint."""
+    """The YouServe File API of a subscriber, plus its token endpoint.
+
+    The same files, tokens, faults and bookkeeping also serve the current sign-in through two
+    facades, each mounted at its own prefix: :attr:`connect` (Visma Connect's token endpoint,
+    :class:`VismaConnectEmulator`) and :attr:`youforce` (the Youforce File API host,
+    :class:`YouforceFileApi`). See the module docstring.
+    """
 
     prefix = "/youserve"
 
@@ -518,6 +613,16 @@ class YouserveEmulator:
         seed: int = 1,
         expires_in: int = 3600,
         max_page_size: int = 1000,
+        connect_client_id: str = DEFAULT_CONNECT_CLIENT_ID,
+        connect_client_secret: str = DEFAULT_CONNECT_CLIENT_SECRET,
+        connect_tenants: Mapping[str, str] | None = None,
+        connect_scope: str = DEFAULT_CONNECT_SCOPE,
+        connect_invalid_client_status: int = 401,
+        youforce_accepts_youserve_tokens: bool = False,
+        spike_arrest_per_minute: float | None = None,
+        spike_arrest_burst: int = 1,
+        spike_arrest_hosts: Iterable[str] = (HOST_YOUSERVE, HOST_YOUFORCE),
+        spike_arrest_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -525,15 +630,53 @@ class YouserveEmulator:
         self.seed = seed
         self.expires_in = expires_in
         self.max_page_size = max_page_size
+        # Visma Connect (sign_in visma_connect)
+        self.connect_client_id = connect_client_id
+        self.connect_client_secret = connect_client_secret
+        #: Visma Connect tenant id -> the File API tenant its tokens reach (the listing's tenantId).
+        self.connect_tenants: dict[str, str] = dict(
+            connect_tenants if connect_tenants is not None else {DEFAULT_CONNECT_TENANT: tenant_id}
+        )
+        if not self.connect_tenants:
+            msg = "connect_tenants needs at least one tenant"
+            raise ValueError(msg)
+        self.connect_scope = connect_scope
+        self.connect_invalid_client_status = connect_invalid_client_status
+        self.youforce_accepts_youserve_tokens = youforce_accepts_youserve_tokens
+        # spike arrest (off unless a rate is given)
+        if spike_arrest_per_minute is not None and spike_arrest_per_minute <= 0:
+            msg = "spike_arrest_per_minute must be positive (or None: off)"
+            raise ValueError(msg)
+        if spike_arrest_burst < 1:
+            msg = "spike_arrest_burst must be at least 1"
+            raise ValueError(msg)
+        self.spike_arrest_per_minute = spike_arrest_per_minute
+        self.spike_arrest_burst = spike_arrest_burst
+        self.spike_arrest_hosts = frozenset(spike_arrest_hosts)
+        self._clock = spike_arrest_clock
+        self._spike_buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, at)
+        # bookkeeping
         self.faults = Faults()
-        self.token_requests = 0
-        self.calls: Counter[tuple[str, str]] = Counter()
+        self.token_requests = 0  # token requests of both sign-ins
+        self.token_requests_by_sign_in: Counter[str] = Counter()
+        #: The form of every Visma Connect token request, ``client_secret`` replaced by "<redacted>".
+        self.connect_token_forms: list[dict[str, str]] = []
+        self.calls: Counter[tuple[str, str]] = Counter()  # (method, kind), every host together
+        self.host_calls: Counter[tuple[str, str, str]] = Counter()  # (host, method, kind)
         self.range_requests: list[tuple[str, int, int | None]] = []
         self.deleted: list[str] = []
-        self.issued_tokens: list[str] = []
-        self._tokens: dict[str, float] = {}  # token -> monotonic expiry
+        self.issued_tokens: list[str] = []  # tokens of both sign-ins, in issue order
+        #: Values of x-raet-tenant-id headers the Youforce host received (it does not need one).
+        self.youforce_tenant_headers: list[str] = []
+        self.spike_arrests = 0  # 429s given by the spike arrest
+        self.spike_arrests_by_host: Counter[str] = Counter()
+        self._tokens: dict[str, _Grant] = {}
         self._files: dict[str, YouserveFile] = {}
         self._lock = threading.RLock()
+        #: Visma Connect's token endpoint, to mount at :attr:`VismaConnectEmulator.prefix`.
+        self.connect = VismaConnectEmulator(self)
+        #: The Youforce File API host, to mount at :attr:`YouforceFileApi.prefix`.
+        self.youforce = YouforceFileApi(self)
         if files is None:
             files = [
                 {"file_name": name, "business_type": bt, "size": size, "upload_date": date}
@@ -612,24 +755,36 @@ class YouserveEmulator:
             self._files[file_id].downloaded = downloaded
 
     def expire_all_tokens(self) -> None:
-        """Every token issued so far is now expired (401 with "The token expired")."""
+        """Every token issued so far (either sign-in) is now expired (401 with "The token expired")."""
         with self._lock:
-            for token in self._tokens:
-                self._tokens[token] = 0.0
+            for grant in self._tokens.values():
+                grant.expiry = 0.0
 
     def revoke_all_tokens(self) -> None:
-        """Every token issued so far is now unknown (401)."""
+        """Every token issued so far (either sign-in) is now unknown (401)."""
         with self._lock:
             self._tokens.clear()
 
+    @property
+    def connect_tenant_id(self) -> str:
+        """The first Visma Connect tenant (the one :meth:`sign_in_settings` configures)."""
+        return next(iter(self.connect_tenants))
+
+    def hosts(self) -> tuple[YouserveEmulator, VismaConnectEmulator, YouforceFileApi]:
+        """Everything to mount for both sign-ins: ``for host in vendor.hosts(): mount(emulator, host)``."""
+        return (self, self.connect, self.youforce)
+
     # ------------------------------------------------------------------ dispatch
 
-    def _kind(self, request: Request) -> str:
-        if request.path == TOKEN_PATH:
+    def _kind(self, request: Request, host: str = HOST_YOUSERVE) -> str:
+        if host == HOST_CONNECT:
+            return "token" if request.path == CONNECT_TOKEN_PATH else "other"
+        if host == HOST_YOUSERVE and request.path == TOKEN_PATH:
             return "token"
-        if request.path == FILES_PATH:
+        files_path = FILES_PATH if host == HOST_YOUSERVE else YOUFORCE_FILES_PATH
+        if request.path == files_path:
             return "list"
-        if request.path.startswith(FILES_PATH + "/"):
+        if request.path.startswith(files_path + "/"):
             if request.method == "GET" and request.headers.get("Range") is not None:
                 return "range"
             return "file"
@@ -639,7 +794,7 @@ class YouserveEmulator:
     source = "youserve"
 
     def tap_settings(self, base_url: str) -> dict[str, Any]:
-        """What the tap needs to talk to this vendor at ``base_url``."""
+        """What the tap needs to talk to this vendor at ``base_url`` (the seed-doc sign-in)."""
         return {
             "base_url": base_url,
             "token_url": base_url + "/authentication/token",
@@ -648,30 +803,88 @@ class YouserveEmulator:
             "tenant_id": self.tenant_id,
         }
 
+    def sign_in_settings(self, server_url: str, sign_in: str) -> dict[str, Any]:
+        """The tap's ``youserve`` block for ``sign_in`` with every host mounted on the server at
+        ``server_url`` (``emulator.url()``, no prefix): ``youserve`` talks to :attr:`prefix`,
+        ``visma_connect`` to :attr:`connect` and :attr:`youforce` at their prefixes."""
+        server_url = server_url.rstrip("/")
+        if sign_in == SIGN_IN_YOUSERVE:
+            base_url = server_url + self.prefix
+            return {
+                "sign_in": SIGN_IN_YOUSERVE,
+                "base_url": base_url,
+                "token_url": base_url + TOKEN_PATH,
+                "file_api_url": base_url + FILES_PATH.removesuffix("/files"),
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "tenant_id": self.tenant_id,
+            }
+        if sign_in == SIGN_IN_CONNECT:
+            return {
+                "sign_in": SIGN_IN_CONNECT,
+                "token_url": server_url + self.connect.prefix + CONNECT_TOKEN_PATH,
+                "file_api_url": server_url + self.youforce.prefix + YOUFORCE_FILES_PATH.removesuffix("/files"),
+                "client_id": self.connect_client_id,
+                "client_secret": self.connect_client_secret,
+                "tenant_id": self.connect_tenant_id,
+            }
+        msg = f"unknown sign_in {sign_in!r}: {SIGN_IN_YOUSERVE!r} or {SIGN_IN_CONNECT!r}"
+        raise ValueError(msg)
+
     def handle(self, request: Request) -> Response:
-        """Answer one request."""
-        kind = self._kind(request)
+        """Answer one request to the seed-doc host."""
+        return self.handle_host(HOST_YOUSERVE, request)
+
+    def handle_host(self, host: str, request: Request) -> Response:
+        """Answer one request to ``host`` (the facades call this with theirs)."""
+        kind = self._kind(request, host)
         with self._lock:
             self.calls[(request.method, kind)] += 1
+            self.host_calls[(host, request.method, kind)] += 1
+        if kind != "token" and not self._spike_arrest_lets_through(host):  # File API calls only
+            return _spike_arrest_violation(self.spike_arrest_per_minute or 0.0, self.spike_arrest_burst)
         fault = self.faults.take(request)
         injected = Faults.status_response(fault)
         if injected is not None:
             return injected
         if kind == "token":
-            response = self._token(request)
+            response = self._token(request) if host == HOST_YOUSERVE else self._connect_token(request)
         elif kind == "other":
-            response = _error(404, "Not found.")
+            response = Response(status=404) if host == HOST_CONNECT else _error(404, "Not found.")
         else:
-            response = self._file_api(request, kind, fault)
+            response = self._file_api(request, kind, fault, host)
         return Faults.apply(fault, response)
 
-    # ------------------------------------------------------------------ token
+    # ------------------------------------------------------------------ spike arrest
 
-    def _token(self, request: Request) -> Response:
+    def _spike_arrest_lets_through(self, host: str) -> bool:
+        """A token bucket per host: ``spike_arrest_burst`` calls at once, refilled at the rate."""
+        rate = self.spike_arrest_per_minute
+        if rate is None or host not in self.spike_arrest_hosts:
+            return True
         with self._lock:
-            self.token_requests += 1
-        if request.method != "POST":
-            return Response.json(405, {"error": "invalid_request"}, {"Allow": "POST"})
+            now = self._clock()
+            capacity = float(self.spike_arrest_burst)
+            tokens, at = self._spike_buckets.get(host, (capacity, now))
+            tokens = min(capacity, tokens + max(0.0, now - at) * rate / 60.0)
+            if tokens >= 1.0 - 1e-9:
+                self._spike_buckets[host] = (tokens - 1.0, now)
+                return True
+            self._spike_buckets[host] = (tokens, now)
+            self.spike_arrests += 1
+            self.spike_arrests_by_host[host] += 1
+            return False
+
+    # ------------------------------------------------------------------ tokens
+
+    def _issue(self, token: str, sign_in: str, tenant: str) -> None:
+        with self._lock:
+            self.issued_tokens.append(token)
+            self._tokens[token] = _Grant(time.monotonic() + self.expires_in, sign_in, tenant)
+
+    @staticmethod
+    def _form(request: Request) -> dict[str, str] | Response:
+        """The form-encoded body as single-valued fields, or the OAuth error refusing it."""
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             return Response.json(
@@ -684,7 +897,17 @@ class YouserveEmulator:
             return Response.json(400, {"error": "invalid_request"})
         if any(len(values) != 1 for values in form.values()):
             return Response.json(400, {"error": "invalid_request", "error_description": "repeated field"})
-        fields = {name: values[0] for name, values in form.items()}
+        return {name: values[0] for name, values in form.items()}
+
+    def _token(self, request: Request) -> Response:
+        with self._lock:
+            self.token_requests += 1
+            self.token_requests_by_sign_in[SIGN_IN_YOUSERVE] += 1
+        if request.method != "POST":
+            return Response.json(405, {"error": "invalid_request"}, {"Allow": "POST"})
+        fields = self._form(request)
+        if isinstance(fields, Response):
+            return fields
         if "grant_type" not in fields:
             return Response.json(400, {"error": "invalid_request", "error_description": "grant_type"})
         if fields["grant_type"] != "client_credentials":
@@ -698,48 +921,125 @@ class YouserveEmulator:
             return Response.json(401, {"error": "invalid_client"})
         with self._lock:
             token = f"ys.{len(self.issued_tokens) + 1}.{secrets.token_urlsafe(24)}"
-            self.issued_tokens.append(token)
-            self._tokens[token] = time.monotonic() + self.expires_in
+        self._issue(token, SIGN_IN_YOUSERVE, self.tenant_id)
         return Response.json(
             200,
             {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in},
             {"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
 
+    def _connect_token(self, request: Request) -> Response:
+        """Visma Connect's ``POST /connect/token``, client credentials for one tenant."""
+        with self._lock:
+            self.token_requests += 1
+            self.token_requests_by_sign_in[SIGN_IN_CONNECT] += 1
+        if request.method != "POST":  # IdentityServer-style: a 400, not a 405
+            return Response.json(400, {"error": "invalid_request", "error_description": "POST expected"})
+        fields = self._form(request)
+        if isinstance(fields, Response):
+            return fields
+        with self._lock:
+            self.connect_token_forms.append(
+                {k: ("<redacted>" if k == "client_secret" else v) for k, v in fields.items()}
+            )
+        if not fields.get("client_id") or not fields.get("client_secret"):
+            return Response.json(400, {"error": "invalid_request", "error_description": "client_id, client_secret"})
+        if not (
+            secrets.compare_digest(fields["client_id"], self.connect_client_id)
+            and secrets.compare_digest(fields["client_secret"], self.connect_client_secret)
+        ):
+            return Response.json(self.connect_invalid_client_status, {"error": "invalid_client"})
+        if not fields.get("grant_type"):
+            return Response.json(400, {"error": "invalid_request", "error_description": "grant_type"})
+        if fields["grant_type"] != "client_credentials":
+            return Response.json(400, {"error": "unsupported_grant_type"})
+        tenant = fields.get("tenant_id")
+        if not tenant:
+            return Response.json(400, {"error": "invalid_request", "error_description": "tenant_id"})
+        if tenant not in self.connect_tenants:
+            return Response.json(
+                400,
+                {"error": "invalid_tenant", "error_description": "The client is not authorized for this tenant."},
+            )
+        granted = self.connect_scope.split()
+        if "scope" in fields:
+            asked = fields["scope"].split()
+            if not asked or not set(asked) <= set(granted):
+                return Response.json(400, {"error": "invalid_scope"})
+            granted = [s for s in granted if s in asked]
+        token = self._connect_jwt(tenant, granted)
+        self._issue(token, SIGN_IN_CONNECT, self.connect_tenants[tenant])
+        return Response.json(
+            200,
+            {
+                "access_token": token,
+                "expires_in": self.expires_in,
+                "token_type": "Bearer",
+                "scope": " ".join(granted),
+            },
+            {"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    def _connect_jwt(self, tenant: str, scopes: list[str]) -> str:
+        """A JWT-shaped token (header.payload.signature) naming its tenant; the signature is random."""
+        header = {"alg": "RS256", "kid": "emulator", "typ": "at+jwt"}
+        now = int(time.time())
+        payload = {
+            "iss": "https://connect.visma.com",
+            "client_id": self.connect_client_id,
+            "tenant_id": tenant,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + self.expires_in,
+            "jti": secrets.token_hex(16),
+        }
+        parts = (json.dumps(header).encode(), json.dumps(payload).encode(), secrets.token_bytes(64))
+        return ".".join(_b64url(part) for part in parts)
+
     # ------------------------------------------------------------------ file API
 
-    def _check_access(self, request: Request) -> Response | None:
+    def _check_access(self, request: Request, host: str = HOST_YOUSERVE) -> str | Response:
+        """The tenant the request may see, or the answer refusing it."""
         authorization = request.headers.get("Authorization") or ""
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             return _error(401, "Unauthorized.", {"WWW-Authenticate": "Bearer"})
+        accepted = {SIGN_IN_YOUSERVE} if host == HOST_YOUSERVE else {SIGN_IN_CONNECT}
+        if host == HOST_YOUFORCE and self.youforce_accepts_youserve_tokens:
+            accepted.add(SIGN_IN_YOUSERVE)
         with self._lock:
-            expiry = self._tokens.get(token)
-        if expiry is None:
+            grant = self._tokens.get(token)
+            expiry = grant.expiry if grant is not None else 0.0
+        if grant is None or grant.sign_in not in accepted:  # another issuer's token is as good as none
             return _error(401, "Unauthorized.", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if expiry <= time.monotonic():
             header = 'Bearer error="invalid_token", error_description="The token expired"'
             return _error(401, "Unauthorized.", {"WWW-Authenticate": header})
-        if request.headers.get("x-raet-tenant-id") != self.tenant_id:
+        header_tenant = request.headers.get("x-raet-tenant-id")
+        if host == HOST_YOUFORCE and header_tenant is not None:
+            with self._lock:
+                self.youforce_tenant_headers.append(header_tenant)
+        if grant.sign_in == SIGN_IN_YOUSERVE and header_tenant != self.tenant_id:
             return _error(403, "Forbidden: unknown or unauthorized tenant.")
         if request.query.get("role") != ["subscriber"]:
             return _error(400, "The role query parameter must be 'subscriber'.")
-        return None
+        return grant.tenant
 
-    def _file_api(self, request: Request, kind: str, fault: Fault | None) -> Response:
-        denied = self._check_access(request)
-        if denied is not None:
-            return denied
+    def _file_api(self, request: Request, kind: str, fault: Fault | None, host: str = HOST_YOUSERVE) -> Response:
+        tenant = self._check_access(request, host)
+        if isinstance(tenant, Response):
+            return tenant
         if kind == "list":
             if request.method != "GET":
                 return _error(405, "Method not allowed.", {"Allow": "GET"})
-            return self._list(request, fault)
-        file_id = unquote(request.path[len(FILES_PATH) + 1 :])
+            return self._list(request, fault, tenant=tenant, current=host == HOST_YOUFORCE)
+        files_path = FILES_PATH if host == HOST_YOUSERVE else YOUFORCE_FILES_PATH
+        file_id = unquote(request.path[len(files_path) + 1 :])
         if request.method not in ("GET", "HEAD", "DELETE"):
             return _error(405, "Method not allowed.", {"Allow": "GET, HEAD, DELETE"})
         with self._lock:
             item = self._files.get(file_id)
-            if item is None or item.deleted or item.tenant_id != self.tenant_id:
+            if item is None or item.deleted or item.tenant_id != tenant:
                 return _error(404, "File not found.")
             if request.method == "DELETE":
                 item.deleted = True
@@ -754,7 +1054,10 @@ class YouserveEmulator:
             return Response(status=200, headers=headers)
         return self._download(request, item, fault)
 
-    def _list(self, request: Request, fault: Fault | None = None) -> Response:
+    def _list(
+        self, request: Request, fault: Fault | None = None, *, tenant: str | None = None, current: bool = False
+    ) -> Response:
+        tenant = self.tenant_id if tenant is None else tenant
         page_index_text = request.arg("pageIndex", "0")
         page_size_text = request.arg("pageSize", "20")
         assert page_index_text is not None
@@ -765,7 +1068,7 @@ class YouserveEmulator:
             return _error(400, f"Invalid pageSize: {page_size_text!r} (1 to {self.max_page_size})")
         page_index, page_size = int(page_index_text), int(page_size_text)
         try:
-            predicate = compile_filter(request.arg("$filter"))
+            predicate = compile_filter(request.arg("$filter"), current=current)
         except FilterError as exc:
             return _error(400, f"Invalid filter: {exc}")
         try:
@@ -773,9 +1076,7 @@ class YouserveEmulator:
         except ValueError as exc:
             return _error(400, str(exc))
         with self._lock:
-            matching = [
-                f for f in self._files.values() if not f.deleted and f.tenant_id == self.tenant_id and predicate(f)
-            ]
+            matching = [f for f in self._files.values() if not f.deleted and f.tenant_id == tenant and predicate(f)]
             matching.sort(key=lambda f: f.file_id)
             matching.sort(key=key, reverse=descending)  # stable: ties stay in fileId order
             page = matching[page_index * page_size : (page_index + 1) * page_size]
@@ -860,3 +1161,94 @@ class YouserveEmulator:
                 item.downloaded = True
         if previous is not None:
             yield previous
+
+
+def _spike_arrest_violation(per_minute: float, burst: int) -> Response:
+    """The gateway's 429: no Retry-After (Visma's own client then waits 60 s).
+
+    The body is the shape an Apigee SpikeArrest policy answers (Visma's usage-limit page names
+    Apigee's policies: Quota, concurrent rate limit, spike arrest); clients only see the 429.
+    """
+    rate = (
+        f"MessageRate{{messagesPerPeriod={per_minute:g}, periodInMicroseconds=60000000, "
+        f"maxBurstMessageCount={burst:.1f}}}"
+    )
+    payload = {
+        "fault": {
+            "faultstring": f"Spike arrest violation. Allowed rate : {rate}",
+            "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
+        }
+    }
+    return Response.json(429, payload)
+
+
+class _Facade:
+    """A host of a :class:`YouserveEmulator` mounted at a prefix of its own.
+
+    Attributes it does not define itself (``faults``, ``calls``, ``add_file`` ...) are the
+    vendor's: files, tokens, faults and bookkeeping are shared by every host.
+    """
+
+    prefix: str
+    host: str
+    #: Vendor attributes this host does not take over (a token endpoint is no tap source).
+    not_forwarded: frozenset[str] = frozenset()
+
+    def __init__(self, vendor: YouserveEmulator) -> None:
+        self.vendor = vendor
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request to this host."""
+        return self.vendor.handle_host(self.host, request)
+
+    @property
+    def client_id(self) -> str:
+        """The Visma Connect client id (the credentials of this sign-in)."""
+        return self.vendor.connect_client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The Visma Connect client secret (``assert_no_client_secret(vendor.youforce, text)``)."""
+        return self.vendor.connect_client_secret
+
+    @property
+    def tenant_id(self) -> str:
+        """The Visma Connect tenant id the tap signs in for."""
+        return self.vendor.connect_tenant_id
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "vendor" or name in self.not_forwarded:
+            raise AttributeError(name)
+        return getattr(self.vendor, name)
+
+
+class VismaConnectEmulator(_Facade):
+    """Visma Connect's token endpoint (https://connect.visma.com/connect/token), mounted at
+    ``/visma-connect``: its tokens work on :class:`YouforceFileApi` only."""
+
+    prefix = "/visma-connect"
+    host = HOST_CONNECT
+    not_forwarded = frozenset({"source", "tap_settings"})
+
+
+class YouforceFileApi(_Facade):
+    """The Youforce File API host (https://fileapi.youforce.com/v1.0), mounted at ``/youforce``.
+
+    Serves ``/v1.0/files`` like the seed host serves ``/fileapi/v1.0/files``, to Visma Connect
+    tokens (the tenant comes from the token: no x-raet-tenant-id needed, one sent is ignored and
+    recorded). ``config_for(emulator, vendor.youforce)`` gives a ``visma_connect`` config.
+    """
+
+    prefix = "/youforce"
+    host = HOST_YOUFORCE
+    #: The tap's settings block this host answers.
+    source = "youserve"
+
+    def tap_settings(self, base_url: str) -> dict[str, Any]:
+        """The tap's ``youserve`` block (``sign_in: visma_connect``) for this host at ``base_url``
+        (``emulator.url(vendor.youforce.prefix)``); the token endpoint is taken to be mounted
+        at :attr:`VismaConnectEmulator.prefix` on the same server."""
+        if not base_url.endswith(self.prefix):
+            msg = f"{base_url!r} is not this host's URL (it ends with {self.prefix!r})"
+            raise ValueError(msg)
+        return self.vendor.sign_in_settings(base_url.removesuffix(self.prefix), SIGN_IN_CONNECT)

@@ -49,14 +49,14 @@ KEYS: dict[str, Callable[[dict[str, Any]], object]] = {
 #: The main data endpoint of each source (path regex, method): where most faults are armed.
 MAIN_ENDPOINT = {
     "talentsoft": (r"/api/exports/v1/candidates$", "GET"),
-    "hrflow": (r"^/profiles/searching$", "GET"),
+    "hrflow": (r"^/storing/profiles$", "GET"),
     "youserve": (r"^/fileapi/v1\.0/files/.", "GET"),
     "coresignal": (r"/files/json/", "GET"),
 }
 #: The stream the main endpoint feeds, and the path the tap's errors show for it.
 MAIN_STREAM = {
     "talentsoft": ("candidates", "/ts/api/exports/v1/candidates"),
-    "hrflow": ("hrflow_profiles", "/hrflow/profiles/searching"),
+    "hrflow": ("hrflow_profiles", "/hrflow/storing/profiles"),
     "youserve": ("delivered_files", "/youserve/fileapi/v1.0/files/"),
     "coresignal": ("bulk_jobs", "/coresignal/v1/bulk_collect/"),
 }

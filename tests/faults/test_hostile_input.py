@@ -208,10 +208,10 @@ def test_a_zip_bomb_is_refused_in_bounded_memory(emulator: Emulator, tmp_path: P
 
 def test_hrflow_body_that_is_not_json_names_stream_and_endpoint(emulator: Emulator, tmp_path: Path) -> None:
     setup = setup_source(emulator, "hrflow", tmp_path)
-    setup.vendor.faults.add(Fault(path_regex="^/jobs/searching$", kind="not_json", times=100))
+    setup.vendor.faults.add(Fault(path_regex="^/storing/jobs$", kind="not_json", times=100))
     error_then_resume(
         setup,
-        "hrflow stream 'hrflow_jobs': GET /hrflow/jobs/searching answered HTTP 200 with a body that is not JSON",
+        "hrflow stream 'hrflow_jobs': GET /hrflow/storing/jobs answered HTTP 200 with a body that is not JSON",
         "<html>Bad gateway</html>",
     )
 
@@ -264,8 +264,8 @@ def test_a_coresignal_file_that_stays_broken_names_stream_and_file(
 # ---- HrFlow errors inside HTTP 200 answers ------------------------------------------------------
 
 HRFLOW_ENDPOINTS = {
-    "hrflow_profiles": "/profiles/searching",
-    "hrflow_jobs": "/jobs/searching",
+    "hrflow_profiles": "/storing/profiles",
+    "hrflow_jobs": "/storing/jobs",
     "hrflow_sources": "/sources",
     "hrflow_boards": "/boards",
 }
@@ -309,7 +309,7 @@ NON_UTF8 = [
     ),
     (
         "hrflow",
-        r"^/profiles/searching$",
+        r"^/storing/profiles$",
         "hrflow_profiles",
         lambda r: r["raw"]["text"],
         "hrflow stream 'hrflow_profiles'",
@@ -358,7 +358,7 @@ def endless(_: Request) -> Response:
     "case",
     [
         ("talentsoft", r"^/api/v1/referentials/", "referentials", "GET /ts/api/v1/referentials/countries"),
-        ("hrflow", r"^/profiles/searching$", "hrflow_profiles", "GET /hrflow/profiles/searching"),
+        ("hrflow", r"^/storing/profiles$", "hrflow_profiles", "GET /hrflow/storing/profiles"),
         ("youserve", r"/files$", "delivered_files", "GET /youserve/fileapi/v1.0/files"),
         ("coresignal", r"/files$", "bulk_jobs", "GET /coresignal/v1/bulk_collect/"),
     ],

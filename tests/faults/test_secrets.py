@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 def secrets_of(vendor: Any) -> list[str]:
     """Every credential of a vendor: configured secrets and the tokens it issued."""
-    values = [getattr(vendor, name, None) for name in ("client_secret", "api_key", "api_token")]
+    names = ("client_secret", "api_key", "api_token", "connect_client_secret")
+    values = [getattr(vendor, name, None) for name in names]
     values += list(getattr(vendor, "issued_tokens", []))
     return [value for value in values if value]
 
@@ -56,13 +57,13 @@ def test_a_whole_sync_with_faults_at_debug_level_writes_no_secret(emulator: Emul
     talentsoft.faults.add(Fault(path_regex="/candidates$", abort_after=4000))
     talentsoft.faults.add(Fault(path_regex="^/api/token$", status=502, echo=True))
     # HrFlow: an error code inside a 200, a 502 echoing the request (X-API-KEY included).
-    hrflow.faults.add(Fault(path_regex="^/profiles/searching$", kind="body_code", params={"code": 500}))
-    hrflow.faults.add(Fault(path_regex="^/jobs/searching$", status=502, echo=True))
+    hrflow.faults.add(Fault(path_regex="^/storing/profiles$", kind="body_code", params={"code": 500}))
+    hrflow.faults.add(Fault(path_regex="^/storing/jobs$", status=502, echo=True))
     # YouServe: the token echoed back by a 503, a revoked token, a reset inside a file.
     youserve.faults.add(Fault(path_regex="/files$", method="GET", status=503, echo=True))
     youserve.faults.add(Fault(path_regex="/files/.", method="GET", status=401))
     youserve.faults.add(Fault(path_regex="/files/.", method="GET", abort_after=10))
-    youserve.faults.add(Fault(path_regex="^/authentication/token$", status=500, echo=True))
+    youserve.faults.add(Fault(path_regex="^/connect/token$", status=500, echo=True))  # Visma Connect
     # Coresignal: the static token echoed by a 503 on a poll, a 429 with Retry-After.
     coresignal.faults.add(Fault(path_regex="/files$", status=503, echo=True))
     coresignal.faults.add(Fault(path_regex="/files/json/", status=429, retry_after="1", echo=True))
@@ -112,7 +113,7 @@ FAILURES = [
     ("talentsoft", r"^/api/token$", "POST", "/ts/api/token"),
     ("talentsoft", r"/vacancies$", "GET", "/ts/api/exports/v1/vacancies"),
     ("talentsoft", r"^/api/v1/referentials/", "GET", "/ts/api/v1/referentials/countries"),
-    ("hrflow", r"^/profiles/searching$", "GET", "/hrflow/profiles/searching"),
+    ("hrflow", r"^/storing/profiles$", "GET", "/hrflow/storing/profiles"),
     ("youserve", r"^/authentication/token$", "POST", "/youserve/authentication/token"),
     ("youserve", r"/files$", "GET", "/youserve/fileapi/v1.0/files"),
     ("youserve", r"/files/.", "GET", "/youserve/fileapi/v1.0/files/"),
@@ -158,10 +159,10 @@ def test_an_hrflow_answer_echoing_the_api_key_does_not_show_it(emulator: Emulato
     original = setup.vendor.handle
     setup.vendor.handle = lambda request: (
         Response(200, body=body, headers={"Content-Type": "text/html"})
-        if request.path == "/profiles/searching"
+        if request.path == "/storing/profiles"
         else original(request)
     )
     _, error = run_tap_partial(setup.config)
-    assert "hrflow stream 'hrflow_profiles': GET /hrflow/profiles/searching answered HTTP 200" in str(error)
+    assert "hrflow stream 'hrflow_profiles': GET /hrflow/storing/profiles answered HTTP 200" in str(error)
     assert setup.vendor.api_key not in str(error)
     assert "<redacted>" in str(error)

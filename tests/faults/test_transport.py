@@ -51,8 +51,8 @@ ENDPOINTS: list[tuple[str, str, str, str, int | None]] = [
     ("talentsoft", "vacancies export", r"/api/exports/v1/vacancies$", "GET", 3000),
     ("talentsoft", "candidates export", r"/api/exports/v1/candidates$", "GET", 5000),
     ("talentsoft", "referentials", r"^/api/v1/referentials/", "GET", 100),
-    ("hrflow", "profiles search", r"^/profiles/searching$", "GET", 100),
-    ("hrflow", "jobs search", r"^/jobs/searching$", "GET", 100),
+    ("hrflow", "profiles list", r"^/storing/profiles$", "GET", 100),
+    ("hrflow", "jobs list", r"^/storing/jobs$", "GET", 100),
     ("hrflow", "sources", r"^/sources$", "GET", 100),
     ("hrflow", "boards", r"^/boards$", "GET", 100),
     ("youserve", "token", r"^/authentication/token$", "POST", 20),
@@ -260,7 +260,7 @@ STALLED_ENDPOINTS = [
     ("talentsoft", "token", r"^/api/token$", "POST"),
     ("talentsoft", "candidates export", r"/api/exports/v1/candidates$", "GET"),
     ("talentsoft", "referentials", r"^/api/v1/referentials/", "GET"),
-    ("hrflow", "profiles search", r"^/profiles/searching$", "GET"),
+    ("hrflow", "profiles list", r"^/storing/profiles$", "GET"),
     ("youserve", "listing", r"/files$", "GET"),
     ("youserve", "file chunk", "<big file>", "GET"),
     ("coresignal", "file list", r"/files$", "GET"),
@@ -310,7 +310,7 @@ def test_a_server_that_never_answers_is_a_clear_error(emulator: Emulator, tmp_pa
     "case",
     [
         ("talentsoft", r"/api/exports/v1/", "lie_total", {"extra": 7}),
-        ("hrflow", r"/searching$", "lie_meta", {"extra_pages": 3}),
+        ("hrflow", r"^/storing/", "lie_meta", {"extra_pages": 3}),
         ("youserve", r"/files$", "lie_count", {"extra": 7}),
     ],
     ids=["talentsoft-content_range", "hrflow-max_page", "youserve-count"],
@@ -332,7 +332,7 @@ def test_totals_larger_than_served_neither_loop_nor_lose_records(
     [
         ("talentsoft", r"/api/exports/v1/", {}),
         ("talentsoft", r"/api/exports/v1/", {"previous": 1}),
-        ("hrflow", r"/searching$", {}),
+        ("hrflow", r"^/storing/", {}),
         ("youserve", r"/files$", {}),
     ],
     ids=[

@@ -65,9 +65,13 @@ def token_client(emulator: Emulator) -> TokenClient:
 class CountingThrottle:
     def __init__(self) -> None:
         self.sends = 0
+        self.statuses: list[int] = []
 
     def before_send(self) -> None:
         self.sends += 1
+
+    def answered(self, status: int) -> None:
+        self.statuses.append(status)
 
 
 def make_client(emulator: Emulator, policy: RetryPolicy | None = None, **settings: Any) -> ProbeClient:
@@ -236,6 +240,7 @@ def test_the_throttle_sees_every_send_retries_and_token_requests_included(emulat
     assert client.json(get(client), stream="s").json() == {"ok": True}
     assert len(script.requests) == 3
     assert throttle.sends == 3
+    assert throttle.statuses == [200, 503, 200]
 
 
 def test_a_separate_second_401_episode_is_renewed_too(emulator: Emulator) -> None:

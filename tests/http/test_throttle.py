@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
 import pytest
 
-from tap_hrdata.http.throttle import RateLimiter
+from tap_hrdata.http.throttle import RateLimiter, SpikeArrest
 
 
 class FakeClock:
@@ -98,3 +99,24 @@ def test_threads_share_one_limit() -> None:
     assert busiest_window(slots, 0.2) == 5
     assert all(now >= slot for slot, now in sent)  # nobody went before its slot
     assert max(slots) - min(slots) >= 3 * 0.2  # 20 calls at 5 per 0.2 s take at least 3 periods
+
+
+def test_spike_arrest_spaces_calls_out_after_a_429_then_lets_go() -> None:
+    clock = FakeClock()
+    arrest = SpikeArrest(interval=0.5, calm_seconds=10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):
+        arrest.before_send()
+    assert clock.slept == []  # full speed before any refusal
+    arrest.answered(200)
+    arrest.answered(429)
+    sent = []
+    for _ in range(4):
+        arrest.before_send()
+        sent.append(clock.now)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent)] == [0.5, 0.5, 0.5]
+    clock.now += 20  # the calm period is over
+    clock.slept.clear()
+    arrest.before_send()
+    arrest.before_send()
+    assert clock.slept == []
+    assert arrest.refusals == 1

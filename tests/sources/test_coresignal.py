@@ -9,6 +9,7 @@ import sys
 import time
 import tracemalloc
 import zlib
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from tap_hrdata.sources.coresignal.client import (
     CoresignalClient,
     CoresignalError,
     CorruptFileError,
+    FilesState,
     body_lines,
+    files_answer,
     gunzip,
     parse_job,
     split_lines,
@@ -53,6 +56,16 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def only_request(vendor: CoresignalEmulator) -> str:
     assert len(vendor.data_requests) == 1
     return next(iter(vendor.data_requests))
+
+
+def assert_new_pending(pending: dict[str, Any] | None, request_id: str, api: str = "v1") -> None:
+    """A request just paid: its id, the API generation that made it, when, and no file done yet."""
+    assert pending is not None
+    assert pending["id"] == request_id
+    assert pending["files_done"] == []
+    assert pending["api"] == api
+    created = datetime.fromisoformat(pending["created_at"])
+    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 600
 
 
 def pending_of(state: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,7 +138,7 @@ def test_full_sync_emits_every_job_of_every_file_once(emulator: Emulator, vendor
     assert isinstance(first["deleted"], bool)
 
     # the paid id went to state first; the request is forgotten once emitted
-    assert pending_of(result.states[0]) == {"id": request_id, "files_done": []}
+    assert_new_pending(pending_of(result.states[0]), request_id)
     assert result.last_state == {
         "bookmarks": {STREAM: {"replication_key": "last_updated", "replication_key_value": max_last_updated(expected)}}
     }
@@ -146,7 +159,7 @@ def test_state_with_the_request_id_is_out_before_the_first_poll(emulator: Emulat
     written = [json.loads(line) for line in vendor.stdout_at_first_poll.splitlines()]
     states = [m["value"] for m in written if m["type"] == "STATE"]
     assert states
-    assert pending_of(states[-1]) == {"id": only_request(vendor), "files_done": []}
+    assert_new_pending(pending_of(states[-1]), only_request(vendor))
 
 
 # ---------------------------------------------------------------------------- credits across crash and resume
@@ -159,7 +172,7 @@ def test_crash_after_the_post_resumes_without_a_second_post(emulator: Emulator, 
     assert "data request" in str(error)
     assert "stays in state" in str(error)
     request_id = only_request(vendor)
-    assert pending_of(crashed.last_state) == {"id": request_id, "files_done": []}
+    assert_new_pending(pending_of(crashed.last_state), request_id)
     assert crashed.records(STREAM) == []
 
     resumed = run_tap(config, state=crashed.last_state)
@@ -262,7 +275,7 @@ def test_poll_timeout_keeps_the_request_for_the_next_run(emulator: Emulator) -> 
     assert f"data request {request_id} was not ready after 0.2s" in str(error)
     assert "next run resumes it" in str(error)
     assert 5 <= vendor.polls[request_id] <= 12
-    assert pending_of(result.last_state) == {"id": request_id, "files_done": []}
+    assert_new_pending(pending_of(result.last_state), request_id)
 
     vendor.polls_until_ready = 0
     resumed = run_tap(config, state=result.last_state)
@@ -537,3 +550,193 @@ def test_a_connection_test_may_read_a_pending_request(emulator: Emulator, vendor
     assert tap.run_connection_test()
     assert vendor.post_count == 1
     assert sum(vendor.downloads.values()) == 1
+
+
+# ---------------------------------------------------------------------------- the files endpoint's answers
+
+PROCESSING = {"message": "Data request is still being processed"}
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "state"),
+    [
+        (200, {"data_request_files": ["json/a.json.gz", "json/a.json.gz", "json/b.json.gz"]}, FilesState.READY),
+        (200, {"data_request_files": []}, FilesState.PROCESSING),  # the seed docs' not-ready answer
+        (200, PROCESSING, FilesState.PROCESSING),  # the vendor's current one, with any of these statuses
+        (202, PROCESSING, FilesState.PROCESSING),
+        (400, PROCESSING, FilesState.PROCESSING),
+        (404, PROCESSING, FilesState.PROCESSING),
+        (422, {"message": "No records found for this data request"}, FilesState.NO_MATCH),
+        (422, {"message": "Data request exceeds the limit of 10000 records"}, FilesState.OVER_CAP),
+        (400, {"message": "The data request is over the record cap (10,000)"}, FilesState.OVER_CAP),
+        (422, {"message": "Request matched too many IDs. Maximum is 10,000 IDs"}, FilesState.OVER_CAP),
+        (503, {"message": "Download the prepared dataset within 30 days of submitting the query"}, FilesState.EXPIRED),
+        (404, {"message": "Data request expired"}, FilesState.EXPIRED),
+        (402, {"message": "Insufficient credits"}, FilesState.NO_CREDITS),
+        (404, {"message": "Data request not found"}, FilesState.GONE),
+        (410, {}, FilesState.GONE),
+    ],
+)
+def test_every_answer_of_the_files_endpoint_is_judged(status: int, payload: dict[str, Any], state: FilesState) -> None:
+    answer = files_answer(status, payload, "where")
+    assert answer.state is state
+    if state is FilesState.READY:
+        assert answer.names == ("json/a.json.gz", "json/b.json.gz")  # listed twice, read once
+
+
+@pytest.mark.parametrize(
+    ("status", "payload"), [(200, {"data_request_files": "x"}), (200, {"data_request_files": [1]}), (400, {})]
+)
+def test_an_answer_that_means_nothing_known_is_a_clear_error(status: int, payload: dict[str, Any]) -> None:
+    with pytest.raises(CoresignalError, match=r"^where "):
+        files_answer(status, payload, "where")
+
+
+# ---------------------------------------------------------------------------- the API of today: v2 (issue 12)
+
+
+def v2_config(emulator: Emulator, vendor: CoresignalEmulator, **coresignal: Any) -> dict[str, Any]:
+    """The current API: only ``api_key``."""
+    return config_for(emulator, vendor, coresignal={"api_token": None, "api_key": vendor.api_key, **coresignal})
+
+
+def engineer_jobs(vendor: CoresignalEmulator) -> set[int]:
+    """Every job the tap's test filter (title contains "engineer") matches."""
+    return {job["id"] for job in vendor.all_jobs() if "engineer" in job["title"].casefold()}
+
+
+def test_v2_with_an_api_key_end_to_end(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=400, polls_until_ready=1))
+    result = run_tap(v2_config(emulator, vendor))
+    [request_id] = vendor.data_requests
+    assert vendor.post_counts == {"v2": 1}
+    assert {r["id"] for r in result.records(STREAM)} == {j["id"] for j in vendor.jobs_for_request(request_id)}
+    assert vendor.auth_used[("v2", "apikey")] > 0
+    assert not any(generation == "v1" for generation, _ in vendor.auth_used)
+    assert_new_pending(pending_of(result.states[0]), request_id, api="v2")
+
+
+def test_v2_id_file_goes_in_the_ids_file_field(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=100, polls_until_ready=0))
+    ids = [job["id"] for job in vendor.all_jobs()[:7]]
+    result = run_tap(v2_config(emulator, vendor, filters=None, job_ids=ids))
+    assert sorted(r["id"] for r in result.records(STREAM)) == sorted(ids)
+    [(kind, posted)] = vendor.posts_by_generation["v2"]
+    assert kind == "id_file"
+    assert sorted(posted) == sorted(ids)  # the vendor refuses any field but ids_file on v2
+
+
+def test_both_credentials_is_a_configuration_error_before_anything_is_sent(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=10))
+    config = config_for(emulator, vendor, coresignal={"api_key": vendor.api_key})
+    with pytest.raises(ConfigValidationError) as refused:
+        _ = TapHrData(config=config).streams
+    assert refused.value.errors == ["set only one of coresignal.api_key or coresignal.api_token, not both"]
+    assert vendor.post_count == 0
+
+
+def test_more_than_10000_job_ids_or_a_limit_over_the_cap_is_refused_at_startup(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=10))
+    with pytest.raises(ConfigValidationError, match=r"coresignal\.job_ids lists 10001 ids"):
+        _ = TapHrData(config=v2_config(emulator, vendor, job_ids=list(range(10_001)))).streams
+    with pytest.raises(ConfigValidationError) as refused:
+        _ = TapHrData(config=v2_config(emulator, vendor, limit=10_001)).streams
+    assert refused.value.errors == ["10001 is greater than the maximum of 10000 in config['coresignal']['limit']"]
+    assert vendor.post_count == 0
+
+
+@pytest.mark.parametrize("status", [200, 202, 400, 404])
+def test_still_being_processed_means_poll_again_whatever_the_status(emulator: Emulator, status: int) -> None:
+    vendor = mount(
+        emulator, CoresignalEmulator(jobs=200, polls_until_ready=3, not_ready_status=status, not_ready_answer="message")
+    )
+    result = run_tap(v2_config(emulator, vendor))
+    [request_id] = vendor.data_requests
+    assert vendor.polls[request_id] >= 4  # three "still being processed", then the files
+    assert {r["id"] for r in result.records(STREAM)} == {j["id"] for j in vendor.jobs_for_request(request_id)}
+    assert vendor.post_count == 1
+
+
+def test_422_no_record_matched_ends_the_request_and_keeps_the_bookmark(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=100, polls_until_ready=0))
+    value = "2025-01-01T00:00:00+00:00"
+    bookmark = {"bookmarks": {STREAM: {"replication_key": "last_updated", "replication_key_value": value}}}
+    result = run_tap(v2_config(emulator, vendor, filters={"title": "no such job title anywhere"}), state=bookmark)
+    assert result.records(STREAM) == []
+    [request_id] = vendor.data_requests
+    assert vendor.status(request_id) == "no_match"
+    state = result.last_state["bookmarks"][STREAM]
+    assert "pending_request" not in state
+    assert state["replication_key_value"] == value
+
+
+def test_402_while_collecting_names_credits_and_keeps_the_request(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=300, polls_until_ready=0, credits=3))
+    partial, error = run_tap_partial(v2_config(emulator, vendor))
+    [request_id] = vendor.data_requests
+    assert "insufficient Coresignal credits" in str(error)
+    assert request_id in str(error)
+    assert pending_of(partial.last_state)["id"] == request_id  # kept: the next run pays nothing again
+
+
+def test_a_request_past_the_30_days_is_dropped_with_a_warning(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=10_000))
+    partial, _ = run_tap_partial(v2_config(emulator, vendor, poll_timeout_seconds=0.2))
+    [old] = vendor.data_requests
+    assert pending_of(partial.last_state)["id"] == old
+    vendor.advance_days(31)  # the vendor has dropped its files
+    vendor.polls_until_ready = 0
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(v2_config(emulator, vendor), state=partial.last_state)
+    assert f"data request {old} has expired" in caplog.text
+    new = next(rid for rid in vendor.data_requests if rid != old)
+    assert {r["id"] for r in result.records(STREAM)} == {j["id"] for j in vendor.jobs_for_request(new)}
+    assert "pending_request" not in result.last_state["bookmarks"][STREAM]
+
+
+def test_a_pending_request_created_over_30_days_ago_is_not_polled(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=0))
+    created = (datetime.now(timezone.utc) - timedelta(days=40)).isoformat()
+    state = {"bookmarks": {STREAM: {"pending_request": {"id": "gone-1", "api": "v2", "created_at": created}}}}
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(v2_config(emulator, vendor), state=state)
+    assert "data request gone-1 was created on" in caplog.text
+    assert vendor.polls["gone-1"] == 0
+    assert result.records(STREAM)
+
+
+def test_without_a_limit_a_pull_is_split_into_windows_under_the_cap(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=1000, polls_until_ready=0, record_cap=60))
+    wanted = engineer_jobs(vendor)
+    assert len(wanted) > 2 * 60  # more than two requests' worth
+    result = run_tap(v2_config(emulator, vendor))
+    emitted = [r["id"] for r in result.records(STREAM)]
+    assert set(emitted) == wanted
+    delivered = [rid for rid in vendor.data_requests if vendor.status(rid) == "ready"]
+    assert len(delivered) >= 3
+    assert all(len(vendor.jobs_for_request(rid)) <= 60 for rid in delivered)  # no request over the cap was paid
+    refused = [rid for rid in vendor.data_requests if vendor.status(rid) == "too_many"]
+    assert refused  # the first, open-ended request was refused (and charged nothing)
+    assert len(emitted) - len(wanted) <= len(delivered)  # at most the postings at a window's edge twice
+    state = result.last_state["bookmarks"][STREAM]
+    assert "pending_request" not in state
+    # an unchanged rerun pays for one small request: what changed since the bookmark
+    before = vendor.post_count
+    rerun = run_tap(v2_config(emulator, vendor), state=result.last_state)
+    assert vendor.post_count - before == 1
+    assert len(rerun.records(STREAM)) <= 5
+
+
+def test_a_pending_request_put_back_by_hand_is_resumed_with_the_configured_api(emulator: Emulator) -> None:
+    vendor = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=10_000))
+    run_tap_partial(v2_config(emulator, vendor, poll_timeout_seconds=0.2))
+    [request_id] = vendor.data_requests
+    vendor.polls_until_ready = 0
+    by_hand = {"bookmarks": {STREAM: {"pending_request": {"id": request_id}}}}  # as README's recovery writes it
+    result = run_tap(v2_config(emulator, vendor), state=by_hand)
+    assert vendor.post_count == 1  # resumed, not paid again
+    assert {r["id"] for r in result.records(STREAM)} == {j["id"] for j in vendor.jobs_for_request(request_id)}

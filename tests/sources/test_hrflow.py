@@ -25,7 +25,9 @@ JOBS = "/jobs/searching"
 
 
 def hf_config(emulator: Emulator, vendor: HrflowEmulator, **hrflow: Any) -> dict[str, Any]:
-    return config_for(emulator, vendor, hrflow={"source_keys": ["src-a", "src-b"], "board_keys": ["board-a"], **hrflow})
+    """The seed docs' configuration (the Searching API); the Storing API's tests set ``listing``."""
+    settings = {"listing": "searching", "source_keys": ["src-a", "src-b"], "board_keys": ["board-a"], **hrflow}
+    return config_for(emulator, vendor, hrflow=settings)
 
 
 def pages(vendor: HrflowEmulator, path: str) -> list[int]:
@@ -414,3 +416,43 @@ def test_iso_timestamps_sort_as_strings_like_instants() -> None:
     emitted = [iso_timestamp(s) for s in stamps]
     assert emitted[0] == "2020-07-22T09:11:32+00:00"
     assert sorted(emitted) == [iso_timestamp(s) for s in sorted(stamps, key=parse_timestamp)]  # type: ignore[arg-type]
+
+
+# ---- the Storing API, the default listing (issue 12) ---------------------------------------------
+
+
+def storing_config(emulator: Emulator, vendor: HrflowEmulator, **hrflow: Any) -> dict[str, Any]:
+    return config_for(emulator, vendor, hrflow={"page_size": 10, **hrflow})
+
+
+def test_storing_is_the_default_and_lists_what_searching_leaves_out(emulator: Emulator) -> None:
+    vendor = mount(emulator, HrflowEmulator(shape="current", unindexed_profiles=3, unindexed_jobs=2))
+    config = storing_config(emulator, vendor)
+    assert "listing" not in config["hrflow"]
+    result = run_tap(config)
+    profiles = {r["key"] for r in result.records("hrflow_profiles")}
+    jobs = {r["key"] for r in result.records("hrflow_jobs")}
+    assert profiles == {p["key"] for p in vendor.profiles(indexed=None)}
+    assert jobs == {j["key"] for j in vendor.jobs(indexed=None)}
+    assert profiles > {p["key"] for p in vendor.profiles(indexed=True)}  # strictly more than Searching gives
+    assert vendor.calls["/profiles/searching"] == vendor.calls["/jobs/searching"] == 0
+    _, query = next((path, q) for path, q in vendor.call_log if path == "/storing/profiles")
+    assert query["return_profile"] == "true"
+    assert (query["sort_by"], query["order_by"]) == ("updated_at", "desc")
+    assert json.loads(query["source_keys"]) == sorted(vendor.source_keys())
+    # early stop works the same: an unchanged rerun costs one call per stream
+    before = dict(vendor.calls)
+    rerun = run_tap(config, state=result.last_state)
+    assert rerun.records("hrflow_profiles") == rerun.records("hrflow_jobs") == []
+    assert vendor.calls["/storing/profiles"] - before["/storing/profiles"] == 1
+    assert vendor.calls["/storing/jobs"] - before["/storing/jobs"] == 1
+
+
+def test_job_coordinates_are_read_where_the_api_puts_them_today(emulator: Emulator) -> None:
+    vendor = mount(emulator, HrflowEmulator(shape="current"))
+    records = {r["key"]: r for r in run_tap(storing_config(emulator, vendor)).records("hrflow_jobs")}
+    for job in vendor.jobs(indexed=None):
+        record = records[job["key"]]
+        assert (record["location_lat"], record["location_lng"]) == (job["location"]["lat"], job["location"]["lng"])
+        assert record["board_key"] == job["board_key"]
+        assert record["location_lat"] is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -217,3 +218,73 @@ def test_no_secret_in_output_or_logs(
     with caplog.at_level(logging.DEBUG):
         result = run_tap(ts_config(emulator, vendor, tmp_path))
     assert_no_client_secret(vendor, result.text() + caplog.text)
+
+
+# ---- the exports as they are served today (issue 12) --------------------------------------------
+
+
+def test_current_records_fill_the_typed_columns_from_the_real_paths(emulator: Emulator, tmp_path: Path) -> None:
+    vendor = mount(
+        emulator, TalentsoftEmulator(vacancies=6, candidates=6, attachments_per_candidate=(1, 2), shape="current")
+    )
+    result = run_tap(ts_config(emulator, vendor, tmp_path))
+    vacancies = {r["reference"]: r for r in result.records("vacancies")}
+    for doc in vendor.vacancy_docs():
+        detail = doc["offerDetail"]
+        record = vacancies[detail["reference"]]
+        assert record["title"] == detail["jobDescription"]["title"]
+        assert record["contract_type"] == detail["jobDescription"]["contractType"]["label"]
+        assert record["location_country"] == detail["jobDescription"]["country"]["label"]
+        assert record["location_address"] == detail["location"]["address"]
+        assert record["location_latitude"] == detail["location"]["latitude"]
+        assert record["location_longitude"] == detail["location"]["longitude"]
+        assert record["update_date"] == detail["modificationDate"]
+        assert record["raw"] == doc
+    candidates = {r["id"]: r for r in result.records("candidates")}
+    for doc in vendor.candidate_docs():
+        person = doc["candidateDetail"]["personalInformation"]
+        record = candidates[doc["candidateDetail"]["id"]]
+        assert (record["first_name"], record["last_name"]) == (person["firstName"], person["lastName"])
+        assert (record["email"], record["phone"]) == (person["email"], person["phoneNumber"])
+        assert (record["is_employee"], record["is_in_progress"]) == (doc["isEmployee"], doc["isInProgress"])
+        assert record["position_sought"] == doc["candidateDetail"]["positionSought"]["primaryProfile"]["label"]
+        assert record["update_date"] == doc["candidateDetail"]["modificationDate"]
+
+
+def test_referential_items_without_id_are_keyed_by_their_code(emulator: Emulator, tmp_path: Path) -> None:
+    vendor = mount(emulator, TalentsoftEmulator(vacancies=1, candidates=0, shape="current"))
+    result = run_tap(ts_config(emulator, vendor, tmp_path, referential_categories=["countries", "languages"]))
+    records = result.records("referentials")
+    items = [(c, i) for c in ("countries", "languages") for i in vendor.referential(c)]
+    assert all("id" not in item for _, item in items)
+    assert sorted((r["category"], r["id"]) for r in records) == sorted((c, str(i["code"])) for c, i in items)
+    assert len({(r["category"], r["id"]) for r in records}) == len(items)  # never collapsed into one row
+
+
+def test_a_referential_item_with_nothing_to_key_it_by_is_a_clear_error(emulator: Emulator, tmp_path: Path) -> None:
+    vendor = mount(emulator, TalentsoftEmulator(vacancies=1, candidates=0, shape="current"))
+    vendor.referential("countries")[:] = [{"label": "France", "active": True}]  # served as it is
+    _, error = run_tap_partial(ts_config(emulator, vendor, tmp_path))
+    assert "talentsoft stream 'referentials': category 'countries' holds an item with no id, code or clientCode" in str(
+        error
+    )
+
+
+def test_query_and_attachment_type_reach_the_exports(emulator: Emulator, tmp_path: Path) -> None:
+    vendor = mount(
+        emulator, TalentsoftEmulator(vacancies=12, candidates=5, attachments_per_candidate=(2, 3), shape="current")
+    )
+    title = next(vendor.vacancy_docs())["offerDetail"]["jobDescription"]["title"]
+    query = title.split()[0]
+    config = ts_config(emulator, vendor, tmp_path, query=query, attachment_type="resume")
+    result = run_tap(config)
+    sent = dict(vendor.export_params)
+    assert sent["vacancies"]["q"] == query
+    assert sent["candidates"]["attachmenttype"] == "resume"
+    assert "attachmenttype" not in sent["vacancies"]
+    assert all(query.lower() in json.dumps(r["raw"]).lower() for r in result.records("vacancies"))
+    assert len(result.records("vacancies")) < 12
+    assert all(a["is_resume"] for a in result.records("attachments"))
+    # offsets are positions in the queried set: its bookmark is its own
+    bookmarks = result.last_state["bookmarks"]["vacancies"]["partitions"]
+    assert bookmarks[0]["context"] == {"export_query": query}

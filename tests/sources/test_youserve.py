@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import math
+import time
 import tracemalloc
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_hrdata.sources.youserve.client import business_type_ids, listing_filter, odata_datetime
+from tap_hrdata.sources.youserve.client import YouserveClient, business_type_ids, listing_filter, odata_datetime
 from tap_hrdata.tap import TapHrData
 from tap_hrdata.values import parse_timestamp
 from tests.conftest import assert_no_client_secret, config_for, mount, run_tap, run_tap_partial
@@ -595,3 +596,86 @@ def test_without_byte_ranges_a_large_file_streams_in_one_get(emulator: Emulator,
     assert result.records(STREAM)[0]["sha256"] == vendor.file_sha256(big["fileId"])
     assert vendor.range_requests == []
     assert vendor.calls[("GET", "file")] == 1
+
+
+# ---- the sign-ins and hosts of today (issue 12) ------------------------------------------------
+
+
+def visma_config(emulator: Emulator, vendor: YouserveEmulator, tmp_path: Path, **youserve: Any) -> dict[str, Any]:
+    """A tap config signing in with Visma Connect and reading the Youforce File API host."""
+    return config_for(
+        emulator, vendor.youforce, files=tmp_path / "files", youserve={"chunk_size_bytes": CHUNK, **youserve}
+    )
+
+
+def test_visma_connect_sign_in_reads_every_file_from_the_youforce_host(
+    emulator: Emulator, vendor: YouserveEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = visma_config(emulator, vendor, tmp_path)
+    assert config["youserve"]["sign_in"] == "visma_connect"
+    with caplog.at_level(logging.DEBUG):
+        result = run_tap(config)
+    assert sorted(r["file_id"] for r in result.records(STREAM)) == sorted(e["fileId"] for e in vendor.entries())
+    for record in result.records(STREAM):
+        stored = Path(record["storage_uri"].removeprefix("file://"))
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == vendor.file_sha256(record["file_id"])
+    assert vendor.token_requests_by_sign_in["visma_connect"] == 1  # one token per run
+    assert vendor.token_requests_by_sign_in.get("youserve", 0) == 0
+    [form] = vendor.connect_token_forms
+    assert form["tenant_id"] == vendor.connect_tenant_id  # the tenant travels in the token request
+    assert vendor.youforce_tenant_headers == []  # ... and no tenant header is sent
+    assert sum(n for (host, _, _), n in vendor.host_calls.items() if host == "youserve") == 0
+    assert_no_client_secret(vendor.youforce, result.text() + caplog.text)
+
+
+@pytest.mark.parametrize(
+    ("sign_in", "token_url", "file_api_url"),
+    [
+        ("youserve", "https://api.youserve.nl/authentication/token", "https://api.youserve.nl/fileapi/v1.0"),
+        ("visma_connect", "https://connect.visma.com/connect/token", "https://fileapi.youforce.com/v1.0"),
+    ],
+)
+def test_each_sign_in_has_its_own_default_urls(sign_in: str, token_url: str, file_api_url: str) -> None:
+    client = YouserveClient(
+        {"youserve": {"sign_in": sign_in, "client_id": "i", "client_secret": "s", "tenant_id": "t"}},
+        logging.getLogger(),
+    )
+    assert (client.token_url, client.file_api_url) == (token_url, file_api_url)
+    assert client.file_request("GET", "a/b").url == f"{file_api_url}/files/a%2Fb"
+    headers = client.headers()
+    assert ("x-raet-tenant-id" in headers) == (sign_in == "youserve")
+
+
+@pytest.mark.parametrize("setting", ["token_url", "file_api_url"])
+def test_every_url_setting_keeps_the_https_rule(
+    emulator: Emulator, vendor: YouserveEmulator, tmp_path: Path, setting: str
+) -> None:
+    config = visma_config(emulator, vendor, tmp_path, **{setting: "http://files.example.com/v1.0"})
+    with pytest.raises(ConfigValidationError, match=f"youserve.{setting} uses plain http"):
+        _ = TapHrData(config=config).streams
+
+
+def test_spike_arrest_waits_then_slows_every_later_call(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendor = mount(emulator, YouserveEmulator(spike_arrest_per_minute=1200, spike_arrest_burst=3))
+    monkeypatch.setattr(YouserveClient, "spike_arrest_seconds", 0.3)
+    monkeypatch.setattr(YouserveClient, "calm_interval_seconds", 0.06)
+    started = time.monotonic()
+    result = run_tap(visma_config(emulator, vendor, tmp_path, page_size=5))
+    assert sorted(r["file_id"] for r in result.records(STREAM)) == sorted(e["fileId"] for e in vendor.entries())
+    assert vendor.spike_arrests >= 1  # refused (429 without Retry-After) ...
+    assert time.monotonic() - started >= 0.3  # ... waited the spike-arrest time ...
+    # ... and then every call went out slowly enough for the gateway: far fewer refusals than calls
+    assert vendor.spike_arrests < sum(vendor.host_calls.values()) / 3
+
+
+def test_5xx_are_tried_again_ten_times(emulator: Emulator, vendor: YouserveEmulator, tmp_path: Path) -> None:
+    vendor.faults.add(Fault(path_regex=r"/files$", method="GET", status=503, times=10))
+    result = run_tap(ys_config(emulator, vendor, tmp_path))
+    assert vendor.faults.fired["503"] == 10
+    assert len(result.records(STREAM)) == len(vendor.entries())
+    vendor.faults.add(Fault(path_regex=r"/files$", method="GET", status=503, times=100))
+    _, error = run_tap_partial(ys_config(emulator, vendor, tmp_path))
+    assert "HTTP 503" in str(error)
+    assert "(gave up after 11 attempts)" in str(error)

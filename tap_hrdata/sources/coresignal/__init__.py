@@ -9,7 +9,8 @@ from tap_hrdata.sources.coresignal.streams import BulkJobsStream
 SOURCE = Source(
     name="coresignal",
     title="Coresignal Jobs Data API Bulk Collect",
-    required=("api_token",),
+    required=(),
+    one_of=(("api_key", "api_token"),),
     client_type=CoresignalClient,
     stream_types=(BulkJobsStream,),
 )

@@ -1,24 +1,37 @@
-"""Coresignal Bulk Collect: the client (a fixed token, 27 requests/s), the paths, gzip JSON Lines.
+"""Coresignal Bulk Collect: the client (two API generations, 27 requests/s), the answers, gzip JSON Lines.
 
-A data request is paid when it is created (``POST .../bulk_collect/filter`` or
-``.../id_file``); its files are gzip JSON Lines, streamed: inflated and split into lines
-chunk by chunk, one job at a time, never a whole file in memory.
+A data request is paid when it is created (``POST .../filter`` or ``.../id_file``); its
+files are gzip JSON Lines, streamed: inflated and split into lines chunk by chunk, one
+job at a time, never a whole file in memory.
+
+Two generations of the API, chosen by the credential configured:
+
+- ``coresignal.api_key`` (current accounts): header ``apikey``, paths
+  ``/v2/data_requests/job_base/{filter,id_file}`` and ``/v2/data_requests/{id}/files[/{name}]``,
+  the id file uploaded as multipart field ``ids_file``;
+- ``coresignal.api_token`` (the seed docs' JWT): ``Authorization: Bearer``, paths
+  ``/v1/professional_network/job/bulk_collect/...`` and ``/v1/bulk_collect/{id}/files[/{name}]``,
+  multipart field ``file``.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
+import re
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
 from types import MappingProxyType
 from urllib.parse import quote
 
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
-from tap_hrdata.http.auth import StaticBearerToken
+from tap_hrdata.http.auth import StaticBearerToken, StaticHeaders
 from tap_hrdata.http.client import VendorClient
+from tap_hrdata.http.redaction import excerpt
 from tap_hrdata.http.retry import BrokenBodyError
 from tap_hrdata.http.throttle import RateLimiter
 from tap_hrdata.inflate import GZIP, InflateError, inflate
@@ -30,8 +43,10 @@ if t.TYPE_CHECKING:
     from tap_hrdata.http.auth import SourceAuthenticator
     from tap_hrdata.http.throttle import Throttle
 
-FILTER_PATH = "/v1/professional_network/job/bulk_collect/filter"
-ID_FILE_PATH = "/v1/professional_network/job/bulk_collect/id_file"
+#: Most records one Bulk Collect data request may deliver; larger ones are refused while collecting.
+RECORD_CAP = 10_000
+#: Days the vendor keeps a data request's files.
+FILES_KEPT_DAYS = 30
 #: The vendor's timestamp format, used in filters: "2025-06-14 17:42:28" (UTC).
 VENDOR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -52,15 +67,61 @@ class CorruptFileError(BrokenBodyError):
     """A downloaded file that is not a complete gzip stream (downloaded again, then fatal)."""
 
 
+@dataclass(frozen=True)
+class Generation:
+    """What differs between the two generations of the API: paths and the id file's field."""
+
+    name: str
+    filter_path: str
+    id_file_path: str
+    requests_path: str  # + /{id}/files
+    id_file_field: str
+
+
+V1 = Generation(
+    name="v1",
+    filter_path="/v1/professional_network/job/bulk_collect/filter",
+    id_file_path="/v1/professional_network/job/bulk_collect/id_file",
+    requests_path="/v1/bulk_collect",
+    id_file_field="file",
+)
+V2 = Generation(
+    name="v2",
+    filter_path="/v2/data_requests/job_base/filter",
+    id_file_path="/v2/data_requests/job_base/id_file",
+    requests_path="/v2/data_requests",
+    id_file_field="ids_file",
+)
+GENERATIONS = MappingProxyType({generation.name: generation for generation in (V1, V2)})
+
+
 class CoresignalClient(VendorClient):
-    """The Coresignal client: the API token, and one rate limiter for every call of the run."""
+    """The Coresignal client: the credential of one API generation, one rate limiter for every call."""
 
     source = "coresignal"
 
+    @property
+    def generation(self) -> Generation:
+        """v2 with ``api_key``, v1 with ``api_token``."""
+        return V2 if self.settings.get("api_key") else V1
+
     @override
     def make_authenticator(self) -> SourceAuthenticator:
-        """``Authorization: Bearer <api_token>``."""
+        """``apikey: <api_key>`` (v2) or ``Authorization: Bearer <api_token>`` (v1)."""
+        if self.generation is V2:
+            return StaticHeaders("apikey", str(self.settings["api_key"]))
         return StaticBearerToken(str(self.settings["api_token"]))
+
+    @override
+    def problems(self) -> list[str]:
+        """An id file must fit one data request."""
+        ids = self.settings.get("job_ids") or []
+        if len(ids) > RECORD_CAP:
+            return [
+                f"coresignal.job_ids lists {len(ids)} ids; a data request delivers at most {RECORD_CAP:,}: "
+                "split them over several runs"
+            ]
+        return []
 
     @override
     def make_throttle(self) -> Throttle:
@@ -84,11 +145,12 @@ class CoresignalClient(VendorClient):
             )
         return None
 
-    def files_url(self, request_id: str) -> str:
-        """The URL listing a data request's files."""
-        return f"{self.base_url}/v1/bulk_collect/{quote(request_id, safe='')}/files"
+    def files_url(self, request_id: str, generation: Generation | None = None) -> str:
+        """The URL listing a data request's files (of the generation that made it)."""
+        generation = generation or self.generation
+        return f"{self.base_url}{generation.requests_path}/{quote(request_id, safe='')}/files"
 
-    def file_url(self, request_id: str, file_name: str) -> str:
+    def file_url(self, request_id: str, file_name: str, generation: Generation | None = None) -> str:
         """The download URL of a file: each ``/``-separated part of its name one quoted segment.
 
         Names come from the server: empty, ``.`` or ``..`` segments and backslashes are
@@ -98,7 +160,80 @@ class CoresignalClient(VendorClient):
         if not file_name or any(s in ("", ".", "..") or "\\" in s for s in segments):
             msg = f"coresignal: data request {request_id} lists an unsafe file name {file_name!r}"
             raise CoresignalError(msg)
-        return f"{self.files_url(request_id)}/{'/'.join(quote(segment, safe='') for segment in segments)}"
+        quoted = "/".join(quote(segment, safe="") for segment in segments)
+        return f"{self.files_url(request_id, generation)}/{quoted}"
+
+
+# ---- the answers of the files endpoint ---------------------------------------------------------
+
+
+class FilesState(enum.Enum):
+    """What the files endpoint says of a data request."""
+
+    READY = "ready"
+    PROCESSING = "processing"
+    NO_MATCH = "no match"
+    OVER_CAP = "over the record cap"
+    NO_CREDITS = "insufficient credits"
+    EXPIRED = "expired (files are kept 30 days)"
+    GONE = "not found"
+
+
+@dataclass(frozen=True)
+class FilesAnswer:
+    """The files endpoint's answer, judged: its state, the file names when ready, what it said."""
+
+    state: FilesState
+    names: tuple[str, ...] = ()
+    message: str = ""
+
+
+#: Statuses of the files endpoint that are answers, not failures (judged by :func:`files_answer`).
+FILES_ANSWER_STATUSES = frozenset({200, 202, 400, 402, 404, 410, 422, 503})
+_PROCESSING = re.compile(r"still being processed|not (yet )?ready|in progress", re.IGNORECASE)
+_EXPIRED = re.compile(r"30 days|expired|no longer available", re.IGNORECASE)
+#: "Request matched too many IDs. Maximum is 10,000 IDs" (Coresignal's changelog), and kin.
+_OVER_CAP = re.compile(r"too many|maximum is|10[ ,.]?000|record (limit|cap)|exceeds", re.IGNORECASE)
+
+
+def files_answer(status: int, payload: object, where: str, secrets: Iterable[str] = ()) -> FilesAnswer:
+    """Judge the files endpoint's answer, as both generations give it.
+
+    Not ready yet is ``{"message": "Data request is still being processed"}`` (with 200,
+    202 or a 4xx) or an empty ``data_request_files``; 422 means no record matched; a
+    request over the 10,000-record cap is refused while collecting (400/422 whose message
+    names the cap); 402 means credits ran out; 404/410, that the request is not there
+    (any more: files are kept 30 days); the vendor answers an expired request with 503 and
+    a message about its 30 days, any other 503 is a failure to retry. ``secrets`` are cut
+    out of the vendor's message, which the tap shows.
+    """
+    body = payload if isinstance(payload, dict) else {}
+    # The message is shown: cut out any credential a server echoes (``secrets``).
+    message = excerpt(str(body.get("message") or body.get("detail") or ""), secrets)
+    names = body.get("data_request_files")
+    if status < 300 and isinstance(names, list) and names:
+        if not all(isinstance(name, str) for name in names):
+            msg = f"{where} is not a list of names"
+            raise CoresignalError(msg)
+        return FilesAnswer(FilesState.READY, tuple(dict.fromkeys(names)), message)
+    if (status < 300 and names == []) or _PROCESSING.search(message):
+        return FilesAnswer(FilesState.PROCESSING, message=message)
+    if status in (400, 422) and _OVER_CAP.search(message):
+        return FilesAnswer(FilesState.OVER_CAP, message=message)
+    if status == 422:
+        return FilesAnswer(FilesState.NO_MATCH, message=message)
+    if status == 402:
+        return FilesAnswer(FilesState.NO_CREDITS, message=message)
+    if status in (404, 410, 503) and _EXPIRED.search(message):
+        return FilesAnswer(FilesState.EXPIRED, message=message)
+    if status in (404, 410):
+        return FilesAnswer(FilesState.GONE, message=message)
+    if status == 503:
+        msg = f"{where} answered HTTP 503: {message or 'Service Unavailable'}"
+        raise RetriableAPIError(msg)
+    shown = f": {message}" if message else ""
+    msg = f"{where} answered HTTP {status} without data_request_files{shown}"
+    raise CoresignalError(msg)
 
 
 # ---- values ------------------------------------------------------------------------------------

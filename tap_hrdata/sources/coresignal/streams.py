@@ -19,6 +19,9 @@ import copy
 import json
 import time
 import typing as t
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
@@ -26,15 +29,21 @@ from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 from urllib3 import encode_multipart_formdata
 
-from tap_hrdata.http.retry import RETRIABLE
+from tap_hrdata.http.retry import RETRIABLE, BrokenBodyError
 from tap_hrdata.sources.coresignal import schemas
 from tap_hrdata.sources.coresignal.client import (
-    FILTER_PATH,
-    ID_FILE_PATH,
+    FILES_ANSWER_STATUSES,
+    FILES_KEPT_DAYS,
+    GENERATIONS,
+    RECORD_CAP,
     CoresignalClient,
     CoresignalError,
     CorruptFileError,
+    FilesAnswer,
+    FilesState,
+    Generation,
     body_lines,
+    files_answer,
     parse_job,
     vendor_time,
 )
@@ -50,7 +59,38 @@ if t.TYPE_CHECKING:
 SCHEMAS = SchemaDirectory(schemas)
 #: State key of the request being collected.
 PENDING = "pending_request"
+#: State key: every posting last updated up to this time was collected (by bounded windows).
+COLLECTED_UNTIL = "collected_until"
+#: A window narrower than this that is still over the cap is an error, not split further.
+MIN_WINDOW_SECONDS = 2
+#: The lower bound of a window when neither a bookmark nor start_date gives one: Coresignal's
+#: job postings start in August 2020.
+DATA_SINCE = datetime(2020, 1, 1, tzinfo=timezone.utc)
 READ_CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of ``last_updated`` (UTC, whole seconds, both ends inclusive; None: unbounded)."""
+
+    gte: datetime | None
+    lte: datetime | None
+
+    def to_state(self) -> dict[str, str | None]:
+        """The window as the pending request's state keeps it."""
+        return {"gte": self.gte.isoformat() if self.gte else None, "lte": self.lte.isoformat() if self.lte else None}
+
+    @classmethod
+    def from_state(cls, value: object) -> Window | None:
+        """The window of a pending request's state (None for a request made without one)."""
+        if not isinstance(value, dict):
+            return None
+        return cls(gte=utc_timestamp(value.get("gte")), lte=utc_timestamp(value.get("lte")))
+
+    def describe(self) -> str:
+        """``from 2025-01-01 00:00:00 to 2025-03-01 00:00:00`` (or open-ended)."""
+        start = vendor_time(self.gte) if self.gte else "the beginning"
+        return f"from {start} to {vendor_time(self.lte) if self.lte else 'now'}"
 
 
 class BulkJobsStream(VendorStream):
@@ -117,20 +157,37 @@ class BulkJobsStream(VendorStream):
 
     # ---- the protocol --------------------------------------------------------------------
 
-    def request_body(self, context: Context | None) -> dict[str, t.Any]:
-        """The filter request: configured filters, ``last_updated_gte`` from the bookmark, limit, webhook."""
+    def first_window(self, context: Context | None) -> Window | None:
+        """The ``last_updated`` span of the next filter request: from the bookmark on, open-ended.
+
+        None for an id-file request. The lower bound is the latest of the bookmark (or
+        ``start_date``), the configured ``filters.last_updated_gte`` and what earlier
+        windows already collected (``collected_until``).
+        """
+        if self.settings.get("job_ids"):
+            return None
+        filters = self.settings.get("filters") or {}
+        bounds = [self.get_starting_timestamp(context), utc_timestamp(self.stream_state.get(COLLECTED_UNTIL))]
+        for name in ("last_updated_gte", "last_updated_lte"):
+            configured = filters.get(name)
+            if configured is not None and utc_timestamp(configured) is None:
+                msg = f"coresignal.filters.{name} must be 'YYYY-MM-DD HH:MM:SS', got {configured!r}"
+                raise ConfigValidationError(msg, errors=[msg])
+        bounds.append(utc_timestamp(filters.get("last_updated_gte")))
+        known = [bound for bound in bounds if bound is not None]
+        return Window(gte=max(known) if known else None, lte=utc_timestamp(filters.get("last_updated_lte")))
+
+    def request_body(self, window: Window | None) -> dict[str, t.Any]:
+        """The filter request: the configured filters within ``window``, the limit, the webhook."""
         settings = self.settings
         filters = dict(settings.get("filters") or {})
-        start = self.get_starting_timestamp(context)
-        if start is not None:
-            configured = filters.get("last_updated_gte")
-            if configured is not None:
-                parsed = utc_timestamp(configured)
-                if parsed is None:
-                    msg = f"coresignal.filters.last_updated_gte must be 'YYYY-MM-DD HH:MM:SS', got {configured!r}"
-                    raise ConfigValidationError(msg, errors=[msg])
-                start = max(start, parsed)
-            filters["last_updated_gte"] = vendor_time(start)
+        if window is not None:
+            filters.pop("last_updated_gte", None)
+            filters.pop("last_updated_lte", None)
+            if window.gte is not None:
+                filters["last_updated_gte"] = vendor_time(window.gte)
+            if window.lte is not None:
+                filters["last_updated_lte"] = vendor_time(window.lte)
         body: dict[str, t.Any] = {"filters": filters}
         if settings.get("limit") is not None:
             body["limit"] = int(settings["limit"])
@@ -138,23 +195,26 @@ class BulkJobsStream(VendorStream):
             body["webhook_url"] = settings["webhook_url"]
         return body
 
-    def create_request(self, context: Context | None) -> dict[str, t.Any]:
+    def create_request(self, window: Window | None) -> dict[str, t.Any]:
         """POST a new data request (credits are charged here) and put its id in state at once."""
         settings = self.settings
         job_ids = settings.get("job_ids") or []
+        generation = self.client.generation
         base = self.client.base_url
         if job_ids:
             ids = "".join(f"{int(job_id)}\n" for job_id in job_ids)
-            data, content_type = encode_multipart_formdata({"file": ("job_ids.txt", ids, "text/plain")})
+            data, content_type = encode_multipart_formdata(
+                {generation.id_file_field: ("job_ids.txt", ids, "text/plain")}
+            )
             request = HTTPRequest(
-                url=base + ID_FILE_PATH, method="POST", headers={"Content-Type": content_type}, data=data
+                url=base + generation.id_file_path, method="POST", headers={"Content-Type": content_type}, data=data
             )
         elif settings.get("filters"):
             request = HTTPRequest(
-                url=base + FILTER_PATH,
+                url=base + generation.filter_path,
                 method="POST",
                 headers={"Content-Type": "application/json"},
-                data=json.dumps(self.request_body(context)).encode(),
+                data=json.dumps(self.request_body(window)).encode(),
             )
         else:
             msg = (
@@ -172,13 +232,22 @@ class BulkJobsStream(VendorStream):
                 "but its answer names no request_id; check the Coresignal dashboard before running again"
             )
             raise CoresignalError(msg)
-        pending: dict[str, t.Any] = {"id": str(request_id), "files_done": []}
+        pending: dict[str, t.Any] = {
+            "id": str(request_id),
+            "api": generation.name,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "files_done": [],
+        }
+        if window is not None:
+            pending["window"] = window.to_state()
         self.stream_state[PENDING] = pending
         self.emit_state()  # before anything else: the request is paid for
         self.logger.info(
-            "coresignal: created data request %s (%s); its id is in state, so an interrupted run resumes it",
+            "coresignal: created data request %s (%s %s%s); its id is in state, so an interrupted run resumes it",
             request_id,
+            generation.name,
             "id_file" if job_ids else "filter",
+            f", last_updated {window.describe()}" if window is not None else "",
         )
         return pending
 
@@ -193,21 +262,35 @@ class BulkJobsStream(VendorStream):
             )
             raise CoresignalError(msg) from exc
 
-    def list_files(self, request_id: str) -> list[str]:
-        """The request's file names; empty until the request is ready."""
-        answer = self.client.json(HTTPRequest(url=self.client.files_url(request_id)), stream=self.name).json()
-        where = f"coresignal stream '{self.name}': the file list of data request {request_id}"
-        names = answer.get("data_request_files") if isinstance(answer, dict) else None
-        if names is None:
-            msg = f"{where} has no data_request_files"
-            raise CoresignalError(msg)
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            msg = f"{where} is not a list of names"
-            raise CoresignalError(msg)
-        return list(dict.fromkeys(names))
+    def generation_of(self, pending: dict[str, t.Any]) -> Generation:
+        """The API generation that made a request; the configured one when the state does not say.
 
-    def wait_for_files(self, request_id: str) -> list[str]:
-        """Poll every ``poll_interval_seconds`` until files are listed, up to ``poll_timeout_seconds``."""
+        (A pending request put back by hand, ``{"id": ...}``, or one of a state written by
+        0.1.0, whose configs could only be v1, names none.)
+        """
+        return GENERATIONS.get(str(pending.get("api")), self.client.generation)
+
+    def files_state(self, pending: dict[str, t.Any]) -> FilesAnswer:
+        """What the files endpoint says of the pending request now."""
+        request_id = pending["id"]
+        url = self.client.files_url(request_id, self.generation_of(pending))
+        where = f"coresignal stream '{self.name}': the file list of data request {request_id}"
+
+        def read(response: requests.Response) -> FilesAnswer:
+            try:
+                payload = self.client.read_json(response, stream=self.name).json()
+            except BrokenBodyError:
+                if response.status_code >= HTTPStatus.BAD_REQUEST:
+                    payload = {}  # an error page: judged by its status
+                else:
+                    raise
+            return files_answer(response.status_code, payload, where, self.client.secrets(response.request))
+
+        return self.client.call(HTTPRequest(url=url), read, stream=self.name, answers=FILES_ANSWER_STATUSES)
+
+    def wait_for_files(self, pending: dict[str, t.Any]) -> FilesAnswer:
+        """Poll every ``poll_interval_seconds`` while the request is processed, up to ``poll_timeout_seconds``."""
+        request_id = pending["id"]
         interval = float(self.settings["poll_interval_seconds"])
         timeout = float(self.settings["poll_timeout_seconds"])
         deadline = time.monotonic() + timeout
@@ -215,16 +298,15 @@ class BulkJobsStream(VendorStream):
         while True:
             polls += 1
             try:
-                names = self.list_files(request_id)
+                answer = self.files_state(pending)
             except FatalAPIError as exc:
                 msg = (
                     f"{exc}. The data request {request_id} stays in state: the next run resumes it without "
                     "paying again (remove bookmarks.bulk_jobs.pending_request from the state to give it up)."
                 )
                 raise CoresignalError(msg) from exc
-            if names:
-                self.logger.info("coresignal: data request %s is ready: %d file(s)", request_id, len(names))
-                return names
+            if answer.state is not FilesState.PROCESSING:
+                return answer
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 msg = (
@@ -242,7 +324,7 @@ class BulkJobsStream(VendorStream):
         this run, or by the run that state comes from) are skipped.
         """
         request_id = pending["id"]
-        url = self.client.file_url(request_id, file_name)
+        url = self.client.file_url(request_id, file_name, self.generation_of(pending))
         where = f"file {file_name!r} of data request {request_id}"
         if pending.get("current_file") != file_name:
             pending["current_file"] = file_name
@@ -290,28 +372,144 @@ class BulkJobsStream(VendorStream):
             HTTPRequest(url=self.client.files_url("tap-hrdata-connection-test")),
             lambda response: response.status_code,
             stream=self.name,
-            answers={404},
+            answers={404, 410, 422},
         )
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Create (or resume) the data request, wait for its files, emit each file once."""
+        """Resume or create data requests, window after window, and emit each file once.
+
+        A request may deliver at most 10,000 records. With ``coresignal.limit`` set it cannot
+        exceed that; without it, an incremental pull asks for everything since the bookmark,
+        and when the vendor refuses a request as over the cap (it charges nothing for it),
+        the ``last_updated`` window is halved until each part fits, each part its own paid
+        request, tracked in state like a single one.
+        """
         pending = self.pending_request()
+        if pending is not None and self.expired(pending):
+            self.stream_state.pop(PENDING, None)
+            self.emit_state()
+            pending = None
         if pending is None and self.ABORT_AT_RECORD_COUNT is not None:
             # A dry run (--test, the SDK's connection test) must not buy a data request.
             self.probe()
-            self.logger.info("coresignal: dry run: connection and token checked, no paid data request created")
+            self.logger.info("coresignal: dry run: connection and credentials checked, no paid data request created")
             return
-        if pending is None:
-            pending = self.create_request(context)
-        else:
-            self.logger.info(
-                "coresignal: resuming data request %s from state (%d file(s) already emitted); nothing is paid again",
-                pending["id"],
-                len(pending["files_done"]),
+        # A pending request's own window; one made before windows existed had the first one.
+        window = (Window.from_state(pending.get("window")) if pending is not None else None) or self.first_window(
+            context
+        )
+        while True:
+            if pending is None:
+                pending = self.create_request(window)
+            else:
+                self.logger.info(
+                    "coresignal: resuming data request %s from state (%d file(s) already emitted); "
+                    "nothing is paid again",
+                    pending["id"],
+                    len(pending["files_done"]),
+                )
+            answer = self.wait_for_files(pending)
+            if answer.state is FilesState.OVER_CAP:
+                window = self.narrower(window, pending, answer)
+                pending = None
+                continue
+            if answer.state is FilesState.READY:
+                yield from self.emit_files(pending, answer.names)
+                self.finish_request(pending)
+            elif answer.state is FilesState.NO_MATCH:
+                self.logger.info("coresignal: data request %s matched no record; nothing to collect", pending["id"])
+                self.stream_state.pop(PENDING, None)
+            elif answer.state is FilesState.NO_CREDITS:
+                msg = (
+                    f"coresignal stream '{self.name}': data request {pending['id']}: insufficient Coresignal credits "
+                    f"to collect it ({answer.message or 'HTTP 402'}). It stays in state: add credits and run again, "
+                    "nothing is paid twice."
+                )
+                raise CoresignalError(msg)
+            elif answer.state is FilesState.EXPIRED:
+                self.drop_expired(pending, answer.message)
+                pending = None
+                continue
+            else:  # GONE
+                msg = (
+                    f"coresignal stream '{self.name}': data request {pending['id']} is not found "
+                    f"({answer.message or 'HTTP 404'}). Check coresignal.base_url and the credentials; to give the "
+                    "request up, remove bookmarks.bulk_jobs.pending_request from the state."
+                )
+                raise CoresignalError(msg)
+            if window is None or window.lte is None or window.lte == self.first_window_upper():
+                break
+            # A bounded window is done: what it covered is collected, the next one starts after it.
+            self.stream_state[COLLECTED_UNTIL] = window.lte.isoformat()
+            self.emit_state()
+            window = Window(gte=window.lte + timedelta(seconds=1), lte=self.first_window_upper())
+            pending = None
+
+    def first_window_upper(self) -> datetime | None:
+        """The configured upper bound of ``last_updated`` (none: up to now, open-ended)."""
+        return utc_timestamp((self.settings.get("filters") or {}).get("last_updated_lte"))
+
+    def narrower(self, window: Window | None, pending: dict[str, t.Any], answer: FilesAnswer) -> Window:
+        """The first half of a window the vendor refused as over the cap (nothing was charged)."""
+        self.stream_state.pop(PENDING, None)
+        self.emit_state()
+        if window is None or self.settings.get("limit") is not None:
+            msg = (
+                f"coresignal stream '{self.name}': data request {pending['id']} was refused as over the "
+                f"{RECORD_CAP:,}-record cap of Bulk Collect ({answer.message}); nothing was charged. "
+                + ("Split coresignal.job_ids into lists of at most 10,000." if window is None else "")
             )
+            raise CoresignalError(msg.strip())
+        lower = window.gte or DATA_SINCE
+        upper = window.lte or datetime.now(timezone.utc).replace(microsecond=0)
+        span = (upper - lower).total_seconds()
+        if span < MIN_WINDOW_SECONDS:
+            msg = (
+                f"coresignal stream '{self.name}': more than {RECORD_CAP:,} postings were last updated in "
+                f"{window.describe()}; narrow coresignal.filters"
+            )
+            raise CoresignalError(msg)
+        half = Window(gte=lower, lte=lower + timedelta(seconds=int(span // 2)))
+        self.logger.info(
+            "coresignal: data request %s is over the %s-record cap (nothing was charged); asking for last_updated %s",
+            pending["id"],
+            f"{RECORD_CAP:,}",
+            half.describe(),
+        )
+        return half
+
+    def expired(self, pending: dict[str, t.Any]) -> bool:
+        """True (with a warning) for a request older than the vendor keeps files."""
+        created = utc_timestamp(pending.get("created_at"))
+        if created is None or datetime.now(timezone.utc) - created <= timedelta(days=FILES_KEPT_DAYS):
+            return False
+        self.logger.warning(
+            "coresignal: data request %s was created on %s; Coresignal keeps files %d days, so it is dropped "
+            "from the state and a new request is made",
+            pending["id"],
+            created.date().isoformat(),
+            FILES_KEPT_DAYS,
+        )
+        return True
+
+    def drop_expired(self, pending: dict[str, t.Any], message: str) -> None:
+        """The vendor says the request's files are gone (kept 30 days): drop it, with a warning."""
+        self.logger.warning(
+            "coresignal: data request %s has expired (%s); Coresignal keeps files %d days, so it is dropped "
+            "from the state and a new request is made",
+            pending["id"],
+            message or "files no longer available",
+            FILES_KEPT_DAYS,
+        )
+        self.stream_state.pop(PENDING, None)
+        self.emit_state()
+
+    def emit_files(self, pending: dict[str, t.Any], names: tuple[str, ...]) -> Iterator[dict[str, t.Any]]:
+        """The jobs of every file not emitted yet, file after file, a STATE after each."""
+        self.logger.info("coresignal: data request %s is ready: %d file(s)", pending["id"], len(names))
         highest = utc_timestamp(pending.get("max_last_updated"))
-        for name in self.wait_for_files(pending["id"]):
+        for name in names:
             if name in pending["files_done"]:
                 continue
             for job in self.file_jobs(pending, name):
@@ -326,7 +524,6 @@ class BulkJobsStream(VendorStream):
             pending.pop("current_file_records", None)
             self.stats.add(files=1)
             self.emit_state()  # the file is emitted: a resumed run skips it
-        self.finish_request(pending)
         self.logger.info("coresignal: data request %s fully emitted", pending["id"])
 
     def job_record(self, job: dict[str, t.Any], request_id: str) -> dict[str, t.Any]:

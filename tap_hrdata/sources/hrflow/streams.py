@@ -35,6 +35,11 @@ def _obj(value: object) -> dict[str, t.Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _first(*values: float | None) -> float | None:
+    """The first value that is not None (0.0 is a coordinate)."""
+    return next((value for value in values if value is not None), None)
+
+
 def _common(item: dict[str, t.Any]) -> dict[str, t.Any]:
     """The columns every HrFlow object has."""
     return {
@@ -48,10 +53,16 @@ class HrflowStream(VendorStream):
     """Base of the HrFlow streams: a paged list, each item once."""
 
     primary_keys = ("key",)
-    #: The list's path (``/profiles/searching`` ...).
-    path: t.ClassVar[str]
-    #: Where the items are: ``data[data_field]``, or ``data`` itself when None.
-    data_field: t.ClassVar[str | None] = None
+
+    @property
+    @abc.abstractmethod
+    def path(self) -> str:
+        """The list's path (``/sources`` ...)."""
+
+    @property
+    def data_field(self) -> str | None:
+        """Where the items are: ``data[data_field]``, or ``data`` itself when None."""
+        return None
 
     @property
     @override
@@ -120,7 +131,11 @@ class HrflowStream(VendorStream):
 
 
 class SearchStream(HrflowStream):
-    """A list over configured containers, newest ``updated_at`` first, incremental on it.
+    """Profiles or jobs of the configured containers, newest ``updated_at`` first, incremental on it.
+
+    ``hrflow.listing`` picks the list: the Storing API (``/storing/profiles``, the default:
+    every object, no Searching subscription needed, ``data`` is the list itself) or the
+    Searching API (``/profiles/searching``: indexed objects only, ``data.profiles``).
 
     All the configured keys go in one query (one JSON list). Records at or before the
     starting bookmark (or ``start_date``) are not emitted again, and paging stops at the
@@ -134,6 +149,27 @@ class SearchStream(HrflowStream):
     is_sorted = False
     #: The setting holding the container keys, also the query parameter.
     keys_setting: t.ClassVar[str]
+    #: ``profiles`` or ``jobs``.
+    objects: t.ClassVar[str]
+    #: The Storing API's flag asking for whole objects (``return_profile`` ...).
+    return_flag: t.ClassVar[str]
+
+    @property
+    def storing(self) -> bool:
+        """True when listing through the Storing API."""
+        return self.settings["listing"] == "storing"
+
+    @property
+    @override
+    def path(self) -> str:
+        """``/storing/{objects}`` or ``/{objects}/searching``."""
+        return f"/storing/{self.objects}" if self.storing else f"/{self.objects}/searching"
+
+    @property
+    @override
+    def data_field(self) -> str | None:
+        """Storing's ``data`` is the list; Searching's is ``data.{objects}``."""
+        return None if self.storing else self.objects
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -150,6 +186,7 @@ class SearchStream(HrflowStream):
         request = super().get_http_request(page=page)
         request.params = {
             self.keys_setting: json.dumps(self.container_keys),
+            **({self.return_flag: "true"} if self.storing else {}),
             **request.params,
             "sort_by": "updated_at",
             "order_by": "desc",
@@ -189,12 +226,12 @@ class SearchStream(HrflowStream):
 
 
 class ProfilesStream(SearchStream):
-    """Profiles of the configured sources (``GET /profiles/searching``)."""
+    """Profiles of the configured sources (``GET /storing/profiles`` or ``/profiles/searching``)."""
 
     name = "hrflow_profiles"
     schema = StreamSchema(SCHEMAS)
-    path = "/profiles/searching"
-    data_field = "profiles"
+    objects = "profiles"
+    return_flag = "return_profile"
     keys_setting = "source_keys"
 
     @override
@@ -206,7 +243,7 @@ class ProfilesStream(SearchStream):
         return {
             **_common(item),
             "reference": text(item.get("reference")),
-            "source_key": text(source.get("key")),
+            "source_key": text(source.get("key")) or text(item.get("source_key")),
             "source_name": text(source.get("name")),
             "archived_at": iso_timestamp(item.get("archived_at")),
             "full_name": text(info.get("full_name")),
@@ -223,31 +260,31 @@ class ProfilesStream(SearchStream):
 
 
 class JobsStream(SearchStream):
-    """Jobs of the configured boards (``GET /jobs/searching``)."""
+    """Jobs of the configured boards (``GET /storing/jobs`` or ``/jobs/searching``)."""
 
     name = "hrflow_jobs"
     schema = StreamSchema(SCHEMAS)
-    path = "/jobs/searching"
-    data_field = "jobs"
+    objects = "jobs"
+    return_flag = "return_job"
     keys_setting = "board_keys"
 
     @override
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:
         """Key, reference, board, dates, name, URL and location; ``raw`` keeps it all."""
         location = _obj(item.get("location"))
-        geopoint = _obj(location.get("geopoint"))
+        geopoint = _obj(location.get("geopoint"))  # the seed README's older shape
         board = _obj(item.get("board"))
         return {
             **_common(item),
             "reference": text(item.get("reference")),
-            "board_key": text(board.get("key")),
+            "board_key": text(board.get("key")) or text(item.get("board_key")),
             "board_name": text(board.get("name")),
             "archived_at": iso_timestamp(item.get("archived_at")),
             "name": text(item.get("name")),
             "url": text(item.get("url")) or None,
             "location_text": text(location.get("text")),
-            "location_lat": number(geopoint.get("lat")),
-            "location_lng": number(geopoint.get("lon")),
+            "location_lat": _first(number(location.get("lat")), number(geopoint.get("lat"))),
+            "location_lng": _first(number(location.get("lng")), number(geopoint.get("lon"))),
             "raw": item,
         }
 

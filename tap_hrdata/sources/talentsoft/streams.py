@@ -26,7 +26,7 @@ from tap_hrdata.sources.talentsoft.client import (
     parse_frame,
 )
 from tap_hrdata.streams import VendorStream
-from tap_hrdata.values import label, text
+from tap_hrdata.values import flag, label, number, text
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,6 +36,10 @@ if t.TYPE_CHECKING:
 
 SCHEMAS = SchemaDirectory(schemas)
 READ_CHUNK_BYTES = 1 << 20  # network reads
+
+
+def _obj(value: object) -> dict[str, t.Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class TalentsoftStream(VendorStream):
@@ -67,9 +71,18 @@ class ExportStream(TalentsoftStream):
     @property
     @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
-        """One partition per filter value, so each keeps its own bookmark."""
-        export_filter = self.settings.get("filter")
-        return [{"export_filter": export_filter}] if export_filter else None
+        """One partition per selection (filter, query), so each keeps its own bookmark.
+
+        Offsets are positions in the selected set: another filter is another set. Only the
+        keys that are set make the partition, so the states of earlier versions (filter
+        only) still match.
+        """
+        selection = {key: value for key, value in self.selection().items() if value}
+        return [selection] if selection else None
+
+    def selection(self) -> dict[str, str | None]:
+        """What selects this export's records, as the records and state partitions carry it."""
+        return {"export_filter": self.settings.get("filter") or None}
 
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
         """Offsets from the record after the bookmark (or 0), ``page_size`` at a time."""
@@ -79,16 +92,23 @@ class ExportStream(TalentsoftStream):
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
         """``GET /api/exports/v1/{export}`` with offset, limit and the vendor filter."""
-        params: dict[str, t.Any] = {"offset": page.next_page_token or 0, "limit": int(self.settings["page_size"])}
-        if self.settings.get("filter"):
-            params["filter"] = self.settings["filter"]
+        params: dict[str, t.Any] = {
+            "offset": page.next_page_token or 0,
+            "limit": int(self.settings["page_size"]),
+            "filter": self.settings.get("filter") or None,
+            **self.export_params(),
+        }
         return HTTPRequest(url=f"{self.client.base_url}/api/exports/v1/{self.export}", params=params)
+
+    def export_params(self) -> dict[str, t.Any]:
+        """Query parameters of this export only (None: not sent)."""
+        return {}
 
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Page through the export, resuming a broken body after the last record taken."""
         paginator = self.get_new_paginator(context)
-        export_filter = self.settings.get("filter")
+        selection = self.selection()
         answered: list[requests.Response] = []
 
         def read(response: requests.Response) -> Iterator[ExportDocument]:
@@ -103,8 +123,7 @@ class ExportStream(TalentsoftStream):
                 stream=self.name,
                 where=f"export at offset {paginator.position}",
             ):
-                record = self.document_record(document)
-                record["export_filter"] = export_filter
+                record = {**self.document_record(document), **selection}
                 del document
                 yield record
                 # Back here, this record and its child streams' records are written: the
@@ -159,26 +178,38 @@ class VacanciesStream(ExportStream):
     document_entry = "offerdetail"
 
     @override
+    def selection(self) -> dict[str, str | None]:
+        """The filter, and the search text (``talentsoft.query``)."""
+        return {**super().selection(), "export_query": self.settings.get("query") or None}
+
+    @override
+    def export_params(self) -> dict[str, t.Any]:
+        """``q``: the search text (``talentsoft.query``)."""
+        return {"q": self.settings.get("query") or None}
+
+    @override
     def document_record(self, document: ExportDocument) -> dict[str, t.Any]:
         """Typed columns plus the complete document as ``raw``."""
         detail = document.document.get("offerDetail")
         if not isinstance(detail, dict) or not detail.get("reference"):
             msg = f"talentsoft stream 'vacancies': document at offset {document.offset} has no offerDetail.reference"
             raise ExportDataError(msg)
-        location = detail.get("location")
-        if not isinstance(location, dict):
-            location = {}
+        location = _obj(detail.get("location"))
+        job = _obj(detail.get("jobDescription"))  # the exports' shape; the seed docs' fields are the fallbacks
         return {
             "reference": str(detail["reference"]),
             "offset": document.offset,
-            "title": label(detail.get("title")),
+            "title": label(job.get("title")) or label(detail.get("title")),
             "status": label(detail.get("status")),
             "organisation": label(detail.get("organisation")),
             "location_city": label(location.get("city")),
-            "location_country": label(location.get("country")),
-            "contract_type": label(detail.get("contractType")),
+            "location_country": label(job.get("country")) or label(location.get("country")),
+            "location_address": label(location.get("address")),
+            "location_latitude": number(location.get("latitude")),
+            "location_longitude": number(location.get("longitude")),
+            "contract_type": label(job.get("contractType")) or label(detail.get("contractType")),
             "creation_date": detail.get("creationDate"),
-            "update_date": detail.get("updateDate"),
+            "update_date": detail.get("modificationDate") or detail.get("updateDate"),
             "raw": document.document,
         }
 
@@ -207,20 +238,30 @@ class CandidatesStream(ExportStream):
             msg = f"talentsoft stream 'candidates': document at offset {document.offset} has no candidateDetail.id"
             raise ExportDataError(msg)
         self.current = document
+        person = _obj(detail.get("personalInformation"))  # the exports' shape; the seed docs' fields are the fallbacks
+        sought = _obj(detail.get("positionSought"))
         return {
             "id": str(detail["id"]),
             "offset": document.offset,
-            "first_name": label(detail.get("firstName")),
-            "last_name": label(detail.get("lastName")),
-            "email": label(detail.get("email")),
-            "phone": label(detail.get("phone")),
+            "first_name": label(person.get("firstName")) or label(detail.get("firstName")),
+            "last_name": label(person.get("lastName")) or label(detail.get("lastName")),
+            "email": label(person.get("email")) or label(detail.get("email")),
+            "phone": label(person.get("phoneNumber")) or label(detail.get("phone")),
             "status": label(detail.get("status")),
+            "is_employee": flag(document.document.get("isEmployee")),
+            "is_in_progress": flag(document.document.get("isInProgress")),
+            "position_sought": label(sought.get("primaryProfile")) or label(sought.get("jobTitle")),
             "creation_date": detail.get("creationDate"),
-            "update_date": detail.get("updateDate"),
+            "update_date": detail.get("modificationDate") or detail.get("updateDate"),
             "application_count": len(document.document.get("applications") or []),
             "attachment_count": len(document.document.get("attachments") or []),
             "raw": document.document,
         }
+
+    @override
+    def export_params(self) -> dict[str, t.Any]:
+        """``attachmenttype``: only attachments of that type travel (``talentsoft.attachment_type``)."""
+        return {"attachmenttype": self.settings.get("attachment_type") or None}
 
     @override
     def document_done(self) -> None:
@@ -360,11 +401,23 @@ class ReferentialsStream(TalentsoftStream):
 
     @staticmethod
     def item_record(category: str, item: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The record of one referential item: its category, id, code and label, and ``raw``."""
+        """The record of one referential item: its category, key, code and label, and ``raw``.
+
+        The key (``id`` column) is the first of ``id``, ``code``, ``clientCode`` the item has:
+        the exports' items often carry no ``id``. An item with none of them is an error,
+        never a row that would collapse the category into one key.
+        """
+        key = next((text(item[name]) for name in ("id", "code", "clientCode") if text(item.get(name))), None)
+        if key is None:
+            msg = (
+                f"talentsoft stream 'referentials': category {category!r} holds an item with no id, code "
+                "or clientCode to key it by"
+            )
+            raise ExportDataError(msg)
         return {
             "category": category,
-            "id": str(item.get("id")),
+            "id": key,
             "code": text(item.get("code")),
-            "label": text(item.get("label")),
+            "label": label(item.get("label")),
             "raw": item,
         }

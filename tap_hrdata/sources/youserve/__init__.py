@@ -12,5 +12,4 @@ SOURCE = Source(
     required=("client_id", "client_secret", "tenant_id"),
     client_type=YouserveClient,
     stream_types=(DeliveredFilesStream,),
-    url_settings=("base_url", "token_url"),
 )

@@ -7,19 +7,22 @@ can never add a clause to ``$filter``.
 
 from __future__ import annotations
 
+import math
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import quote
 
-from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_hrdata.http.auth import ClientCredentials
 from tap_hrdata.http.client import AnswerError, JsonResponse, VendorClient
+from tap_hrdata.http.retry import retry_after_seconds
+from tap_hrdata.http.throttle import SpikeArrest
 from tap_hrdata.values import iso_timestamp_micro, parse_timestamp, text
 
 if t.TYPE_CHECKING:
@@ -28,8 +31,8 @@ if t.TYPE_CHECKING:
     import requests
 
     from tap_hrdata.http.auth import SourceAuthenticator
+    from tap_hrdata.http.throttle import Throttle
 
-FILES_PATH = "/fileapi/v1.0/files"
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -37,20 +40,91 @@ class FileDataError(FatalAPIError):
     """A listing entry that cannot be trusted: the file is an error, not a record."""
 
 
+#: Retries of a call the vendor refused with 5xx or 429, as Visma's own client makes them.
+YOUSERVE_RETRIES = 10
+#: Visma Developer Portal apps sign in here, and find the File API there.
+VISMA_CONNECT_TOKEN_URL = "https://connect.visma.com/connect/token"  # noqa: S105  # a URL, not a secret
+YOUFORCE_FILE_API_URL = "https://fileapi.youforce.com/v1.0"
+
+
 class YouserveClient(VendorClient):
-    """The YouServe client: one OAuth2 token per run (``POST {youserve.token_url}``), the tenant header."""
+    """The YouServe / Youforce client: one OAuth2 token per run, by either sign-in.
+
+    ``sign_in: youserve`` (the seed docs' accounts): the token from ``{base_url}/authentication/token``,
+    the tenant in the ``x-raet-tenant-id`` header, the File API under ``{base_url}/fileapi/v1.0``.
+    ``sign_in: visma_connect`` (Visma Developer Portal apps, as Visma's own examples sign
+    in): the token from Visma Connect for ``tenant_id`` (a form field), no tenant header,
+    the File API at fileapi.youforce.com. ``token_url`` and ``file_api_url`` override either.
+    """
 
     source = "youserve"
+    #: The wait after a 429 without Retry-After: the vendor's spike arrest lets go after a minute.
+    spike_arrest_seconds: t.ClassVar[float] = 60.0
+    #: After a 429, calls go at most one per this many seconds for the rest of the run (Visma's
+    #: own client waits a minute, then adds 100 ms between calls).
+    calm_interval_seconds: t.ClassVar[float] = 0.1
+
+    @property
+    def visma_connect(self) -> bool:
+        """True for Visma Connect sign-in."""
+        return self.settings["sign_in"] == "visma_connect"
+
+    @property
+    def token_url(self) -> str:
+        """Where tokens come from."""
+        if self.settings.get("token_url"):
+            return str(self.settings["token_url"])
+        return VISMA_CONNECT_TOKEN_URL if self.visma_connect else f"{self.base_url}/authentication/token"
+
+    @property
+    def file_api_url(self) -> str:
+        """The File API root, before ``/files``."""
+        if self.settings.get("file_api_url"):
+            return str(self.settings["file_api_url"]).rstrip("/")
+        return YOUFORCE_FILE_API_URL if self.visma_connect else f"{self.base_url}/fileapi/v1.0"
+
+    @override
+    def urls(self) -> dict[str, str]:
+        """The token and File API URLs (and ``base_url`` when they derive from it)."""
+        urls = {"token_url": self.token_url, "file_api_url": self.file_api_url}
+        return urls if self.visma_connect else {"base_url": self.base_url, **urls}
 
     @override
     def make_authenticator(self) -> SourceAuthenticator:
-        """Client credentials at ``token_url`` (no scope)."""
-        return ClientCredentials.of(self, str(self.settings["token_url"]))
+        """Client credentials (no scope); Visma Connect also wants the tenant in the form."""
+        form = {"tenant_id": str(self.settings["tenant_id"])} if self.visma_connect else None
+        return ClientCredentials.of(self, self.token_url, form=form)
 
     @override
     def headers(self) -> dict[str, str]:
-        """The tenant, and JSON answers unless a request asks for bytes."""
+        """JSON answers unless a request asks for bytes; the tenant header on YouServe sign-in."""
+        if self.visma_connect:
+            return {"Accept": "application/json"}
         return {"x-raet-tenant-id": str(self.settings["tenant_id"]), "Accept": "application/json"}
+
+    @override
+    def make_throttle(self) -> Throttle:
+        """Spike arrest: after a 429, calls are spaced out, as Visma's own client does."""
+        return SpikeArrest(interval=self.calm_interval_seconds, calm_seconds=math.inf)
+
+    @property
+    @override
+    def max_tries(self) -> int:
+        """5xx and 429 are tried again up to 10 times, as the vendor's own client does."""
+        return max(self.retry_policy.max_tries, YOUSERVE_RETRIES + 1)
+
+    @override
+    def retry_wait(self, failures: int, exc: BaseException) -> float:
+        """A 429 without ``Retry-After`` (spike arrest) waits a minute; the rest as the policy says."""
+        response = getattr(exc, "response", None)
+        if (
+            isinstance(exc, RetriableAPIError)
+            and response is not None
+            and response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+            and retry_after_seconds(response) is None
+        ):
+            return self.spike_arrest_seconds
+        return super().retry_wait(failures, exc)
 
     @override
     def failure_hint(self, status: int) -> str | None:
@@ -62,7 +136,7 @@ class YouserveClient(VendorClient):
     def listing_request(self, page_index: int, page_size: int, odata_filter: str) -> HTTPRequest:
         """``GET /files`` for one page of ``odata_filter``, oldest upload first."""
         return HTTPRequest(
-            url=f"{self.base_url}{FILES_PATH}",
+            url=f"{self.file_api_url}/files",
             params={
                 "role": "subscriber",
                 "pageIndex": page_index,
@@ -76,7 +150,7 @@ class YouserveClient(VendorClient):
     def file_request(self, method: str, file_id: str, headers: Mapping[str, str] | None = None) -> HTTPRequest:
         """A request on one file; its id is quoted as one path segment."""
         return HTTPRequest(
-            url=f"{self.base_url}{FILES_PATH}/{quote(file_id, safe='')}",
+            url=f"{self.file_api_url}/files/{quote(file_id, safe='')}",
             method=method,
             params={"role": "subscriber"},
             headers={"Accept": OCTET_STREAM, **(headers or {})},
