@@ -86,6 +86,15 @@ class FileStorage:
             raise
         return part.commit()
 
+    def probe(self) -> None:
+        """Write a small file under the root and delete it: raises when the storage refuses either."""
+        key = (f".tap-hrdata-preflight-{uuid.uuid4().hex}",)
+        stored = self.write(key, [b"tap-hrdata can write here\n"])
+        self.fs.rm(self.key_path(*key))
+        if stored.size == 0:  # pragma: no cover  # a storage that drops bytes
+            msg = "the probe file was stored empty"
+            raise OSError(msg)
+
     def open_part(self, segments: tuple[object, ...]) -> PartialFile:
         """A file written in several pieces (ranged downloads), published on ``commit``."""
         return PartialFile(self, self.key_path(*segments))

@@ -138,6 +138,33 @@ def assert_no_client_secret(vendor: Any, text: str) -> None:
     assert not any(token in text for token in vendor.issued_tokens)
 
 
+def current_generation(emulator: Emulator, source: str, tmp_path: Path) -> dict[str, Any]:
+    """A fresh vendor of ``source`` serving its current generation, and the tap config for it.
+
+    Talentsoft's real export shapes, HrFlow's Storing API and current objects, Visma Connect
+    sign-in and the Youforce host, Coresignal's v2 API.
+    """
+    from tests.emulator.coresignal import CoresignalEmulator
+    from tests.emulator.hrflow import HrflowEmulator
+    from tests.emulator.talentsoft import TalentsoftEmulator
+    from tests.emulator.youserve import YouserveEmulator
+
+    files = tmp_path / "files"
+    if source == "talentsoft":
+        vendor = mount(emulator, TalentsoftEmulator(vacancies=12, candidates=8, shape="current"))
+        return config_for(
+            emulator, vendor, files=files, talentsoft={"referential_categories": ["countries", "languages"]}
+        )
+    if source == "hrflow":
+        vendor = mount(emulator, HrflowEmulator(shape="current", unindexed_profiles=2))
+        return config_for(emulator, vendor, files=files)
+    if source == "youserve":
+        vendor = mount(emulator, YouserveEmulator())
+        return config_for(emulator, vendor.youforce, files=files)
+    vendor = mount(emulator, CoresignalEmulator(jobs=300, polls_until_ready=0))
+    return config_for(emulator, vendor, coresignal={"api_token": None, "api_key": vendor.api_key})
+
+
 def mount(emulator: Emulator, vendor: Any) -> Any:
     """Replace the vendor mounted at ``vendor.prefix`` (a fresh one per test), with all its hosts.
 

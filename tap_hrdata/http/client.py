@@ -51,6 +51,8 @@ T = t.TypeVar("T")
 
 #: Pieces in which a JSON body is read.
 JSON_READ_BYTES = 1 << 16
+#: The caller name of the checks made before a run (``VendorClient.check``).
+PREFLIGHT = "preflight"
 _EXCERPT_READ_BYTES = 1200
 
 
@@ -108,8 +110,15 @@ class VendorClient(abc.ABC):
     #: Statuses retried besides 5xx.
     retry_statuses: t.ClassVar[frozenset[int]] = frozenset({HTTPStatus.TOO_MANY_REQUESTS})
 
-    def __init__(self, config: Mapping[str, t.Any], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, t.Any],
+        logger: logging.Logger,
+        before_first_send: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = source_settings(config, self.source)
+        #: Called once, before the first request of the run (the tap's preflight).
+        self._before_first_send = before_first_send
         self.timeout = float(global_settings(config)["request_timeout_seconds"])
         self.logger = logger
         self.session = requests.Session()
@@ -286,9 +295,22 @@ class VendorClient(abc.ABC):
     # ---- messages --------------------------------------------------------------------------
 
     def where(self, stream: str | None, operation: str | None = None) -> str:
-        """``talentsoft stream 'candidates'[: operation]``, or ``talentsoft token request``."""
-        caller = f"{self.source} stream '{stream}'" if stream else f"{self.source} token request"
+        """``talentsoft stream 'candidates'[: operation]``, ``talentsoft token request`` or ``... preflight``."""
+        if stream is None:
+            caller = f"{self.source} token request"
+        elif stream == PREFLIGHT:
+            caller = f"{self.source} preflight"
+        else:
+            caller = f"{self.source} stream '{stream}'"
         return f"{caller}: {operation}" if operation else caller
+
+    def check(self) -> None:
+        """The source's cheapest authenticated call, before a run: raises when it fails.
+
+        Signing a request fetches an OAuth token (kept for the run); sources with fixed
+        keys make a call that proves them (each overrides this).
+        """
+        self.authenticator.authenticate_request(requests.Request("GET", self.base_url).prepare())
 
     def secrets(self, request: requests.PreparedRequest | None = None) -> list[str]:
         """Everything to cut out of what the tap shows: the request's credentials and the source's."""
@@ -330,6 +352,9 @@ class VendorClient(abc.ABC):
         authenticate: bool,
     ) -> requests.Response:
         """One attempt: sign, pace, send, judge the status. The body is left to the reader."""
+        if self._before_first_send is not None:
+            before, self._before_first_send = self._before_first_send, None
+            before()
         prepared = self.session.prepare_request(
             requests.Request(
                 method=request.method,

@@ -40,6 +40,16 @@ class Source:
             any(_is_set(settings, name) for name in group) for group in self.one_of
         )
 
+    def missing(self, settings: Mapping[str, t.Any]) -> list[str]:
+        """The dotted names of what is still needed for the source to take part."""
+        names = [f"{self.name}.{name}" for name in self.required if not _is_set(settings, name)]
+        names += [
+            " or ".join(f"{self.name}.{name}" for name in group)
+            for group in self.one_of
+            if not any(_is_set(settings, name) for name in group)
+        ]
+        return names
+
     def conflicts(self, settings: Mapping[str, t.Any]) -> list[str]:
         """One message per ``one_of`` group with more than one setting set."""
         return [

@@ -12,6 +12,7 @@ It speaks the subset of the HrFlow v1 HTTP API the tap reads, as HrFlow's own Py
   ``GET /storing/jobs`` (``board_keys``, ``return_job``, same); ``data`` is the list itself. It
   lists every stored object, those the Searching API leaves unindexed included, and needs no
   Searching subscription (``searching_api=False`` turns the Searching API off).
+* ``GET /auth`` (the SDK's ``auth.get()``: "Try your API Keys")
 * ``GET /sources`` and ``GET /boards`` (``name`` substring filter, ``page``, ``limit``,
   ``sort_by`` ``date``, ``order_by``).
 
@@ -432,6 +433,7 @@ class HrflowEmulator:
             "/storing/jobs": self._store_jobs,
             "/sources": self._list_sources,
             "/boards": self._list_boards,
+            "/auth": self._auth,
         }
         handler = routes.get(request.path)
         if handler is None:
@@ -505,6 +507,11 @@ class HrflowEmulator:
         if not full:
             chunk = [{name: item.get(name) for name in STORING_SUMMARY_FIELDS} for item in chunk]
         return _envelope(200, message, meta, chunk)
+
+    def _auth(self, request: Request) -> dict[str, Any]:
+        """``GET /auth``, "Try your API Keys" (``hrflow/auth/__init__.py`` of the SDK): no parameter."""
+        _args(request, set())
+        return _envelope(200, "Your API Key is valid", None, {"user_email": self.user_email})
 
     def _list_sources(self, request: Request) -> dict[str, Any]:
         counts = Counter(p["source"]["key"] for p in self._profiles.values())

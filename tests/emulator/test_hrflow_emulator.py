@@ -86,6 +86,13 @@ def test_auth_errors_hide_in_200_bodies(base: str, headers: dict[str, str]) -> N
     assert get(base, "/sources", headers=headers)["code"] == 401
 
 
+def test_auth_tries_the_keys_and_takes_no_parameter(base: str) -> None:
+    """``GET /auth``, the SDK's ``auth.get()``: what the tap's preflight calls."""
+    assert get(base, "/auth")["code"] == 200
+    assert get(base, "/auth", headers={"X-API-KEY": "wrong", "X-USER-EMAIL": "etl@example.com"})["code"] == 401
+    assert get(base, "/auth", page=1)["code"] == 400
+
+
 def test_headers_are_case_insensitive(base: str) -> None:
     headers = {"x-api-key": HEADERS["X-API-KEY"], "x-user-email": HEADERS["X-USER-EMAIL"]}
     assert get(base, "/sources", headers=headers)["code"] == 200

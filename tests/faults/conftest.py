@@ -46,6 +46,8 @@ KEYS: dict[str, Callable[[dict[str, Any]], object]] = {
     "delivered_files": lambda r: r["file_id"],
     "bulk_jobs": lambda r: r["id"],
 }
+#: The files listing of a Coresignal data request the tap made (not the preflight's probe).
+POLL = r"/(?!00000000-0000-0000-0000-000000000000/)[^/]+/files$"
 #: The main data endpoint of each source (path regex, method): where most faults are armed.
 MAIN_ENDPOINT = {
     "talentsoft": (r"/api/exports/v1/candidates$", "GET"),

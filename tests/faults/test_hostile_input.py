@@ -27,7 +27,7 @@ import pytest
 from tap_hrdata.http.client import VendorClient
 from tests.conftest import run_tap, run_tap_partial
 from tests.emulator.server import Fault, Response
-from tests.faults.conftest import assert_exactly_once, assert_union_complete, setup_source
+from tests.faults.conftest import POLL, assert_exactly_once, assert_union_complete, setup_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -360,7 +360,7 @@ def endless(_: Request) -> Response:
         ("talentsoft", r"^/api/v1/referentials/", "referentials", "GET /ts/api/v1/referentials/countries"),
         ("hrflow", r"^/storing/profiles$", "hrflow_profiles", "GET /hrflow/storing/profiles"),
         ("youserve", r"/files$", "delivered_files", "GET /youserve/fileapi/v1.0/files"),
-        ("coresignal", r"/files$", "bulk_jobs", "GET /coresignal/v1/bulk_collect/"),
+        ("coresignal", POLL, "bulk_jobs", "GET /coresignal/v1/bulk_collect/"),
     ],
     ids=["talentsoft", "hrflow", "youserve", "coresignal"],
 )

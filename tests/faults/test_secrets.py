@@ -26,7 +26,7 @@ import pytest
 from tests.conftest import mount, run_tap_partial
 from tests.emulator.__main__ import tap_config
 from tests.emulator.server import Fault, Response
-from tests.faults.conftest import make_vendor, setup_source
+from tests.faults.conftest import POLL, make_vendor, setup_source
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,7 +65,7 @@ def test_a_whole_sync_with_faults_at_debug_level_writes_no_secret(emulator: Emul
     youserve.faults.add(Fault(path_regex="/files/.", method="GET", abort_after=10))
     youserve.faults.add(Fault(path_regex="^/connect/token$", status=500, echo=True))  # Visma Connect
     # Coresignal: the static token echoed by a 503 on a poll, a 429 with Retry-After.
-    coresignal.faults.add(Fault(path_regex="/files$", status=503, echo=True))
+    coresignal.faults.add(Fault(path_regex=POLL, status=503, echo=True))
     coresignal.faults.add(Fault(path_regex="/files/json/", status=429, retry_after="1", echo=True))
 
     root = tmp_path / "files"

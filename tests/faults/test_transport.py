@@ -26,6 +26,7 @@ from tests.emulator.server import Fault
 from tests.faults.conftest import (
     MAIN_ENDPOINT,
     MAIN_STREAM,
+    POLL,
     SOURCES,
     RequestLog,
     assert_exactly_once,
@@ -61,7 +62,7 @@ ENDPOINTS: list[tuple[str, str, str, str, int | None]] = [
     ("youserve", "file chunk", "<big file>", "GET", 1000),
     ("youserve", "file HEAD", "<big file>", "HEAD", None),
     ("coresignal", "data request", r"/bulk_collect/filter$", "POST", None),
-    ("coresignal", "file list", r"/files$", "GET", 10),
+    ("coresignal", "file list", POLL, "GET", 10),
     ("coresignal", "gzip file", r"/files/json/", "GET", 5000),
 ]
 
@@ -263,7 +264,7 @@ STALLED_ENDPOINTS = [
     ("hrflow", "profiles list", r"^/storing/profiles$", "GET"),
     ("youserve", "listing", r"/files$", "GET"),
     ("youserve", "file chunk", "<big file>", "GET"),
-    ("coresignal", "file list", r"/files$", "GET"),
+    ("coresignal", "file list", POLL, "GET"),
     ("coresignal", "gzip file", r"/files/json/", "GET"),
 ]
 

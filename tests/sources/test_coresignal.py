@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import sys
 import time
 import tracemalloc
@@ -36,6 +37,8 @@ from tests.emulator.coresignal import CoresignalEmulator
 from tests.emulator.server import Emulator, Fault, Request, Response
 
 STREAM = "bulk_jobs"
+#: The files listing of a data request the tap made (not the preflight's probe of a request that does not exist).
+POLL = r"/(?!00000000-0000-0000-0000-000000000000/)[^/]+/files$"
 
 
 def cs_config(emulator: Emulator, vendor: CoresignalEmulator, **coresignal: Any) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def test_discovery_lists_bulk_jobs_with_typed_columns(emulator: Emulator, vendor
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:
-    config = {"coresignal": {"base_url": "http://api.coresignal.example/cdapi", "api_token": "t"}}
+    config = {"coresignal": {"base_url": "http://api.coresignal.example/cdapi", "api_token": "t", "filters": {"a": 1}}}
     with pytest.raises(ConfigValidationError, match="plain http"):
         _ = TapHrData(config=config).streams
 
@@ -149,7 +152,8 @@ def test_state_with_the_request_id_is_out_before_the_first_poll(emulator: Emulat
         stdout_at_first_poll: bytes | None = None
 
         def handle(self, request: Request) -> Response:
-            if request.method == "GET" and request.path.endswith("/files") and self.stdout_at_first_poll is None:
+            polled = request.method == "GET" and re.search(POLL, request.path)
+            if polled and self.stdout_at_first_poll is None:
                 self.stdout_at_first_poll = sys.stdout.buffer.getvalue()  # what the tap has written so far
             return super().handle(request)
 
@@ -167,7 +171,7 @@ def test_state_with_the_request_id_is_out_before_the_first_poll(emulator: Emulat
 
 def test_crash_after_the_post_resumes_without_a_second_post(emulator: Emulator, vendor: CoresignalEmulator) -> None:
     config = cs_config(emulator, vendor)
-    vendor.faults.add(Fault(path_regex=r"/files$", status=400))  # the run dies at its first poll
+    vendor.faults.add(Fault(path_regex=POLL, status=400))  # the run dies at its first poll
     crashed, error = run_tap_partial(config)
     assert "data request" in str(error)
     assert "stays in state" in str(error)
@@ -202,7 +206,7 @@ def test_a_run_resumed_after_one_of_several_files(emulator: Emulator, vendor: Co
 
 def test_the_pending_requests_running_max_becomes_the_bookmark(emulator: Emulator, vendor: CoresignalEmulator) -> None:
     config = cs_config(emulator, vendor)
-    vendor.faults.add(Fault(path_regex=r"/files$", status=400))
+    vendor.faults.add(Fault(path_regex=POLL, status=400))
     crashed, _ = run_tap_partial(config)
     state = crashed.last_state
     state["bookmarks"][STREAM]["pending_request"]["max_last_updated"] = "2030-01-01T00:00:00+00:00"
@@ -237,7 +241,7 @@ def test_a_file_interrupted_by_a_crash_resumes_after_its_checkpoint(
 
 def test_409_without_a_pending_id_in_state_is_a_clear_error(emulator: Emulator, vendor: CoresignalEmulator) -> None:
     config = cs_config(emulator, vendor)
-    vendor.faults.add(Fault(path_regex=r"/files$", status=400))
+    vendor.faults.add(Fault(path_regex=POLL, status=400))
     run_tap_partial(config)
     lost_state, error = run_tap_partial(config)  # the state of the first run was not kept
     assert "HTTP 409" in str(error)
@@ -257,7 +261,7 @@ def test_402_is_a_clear_error_and_not_retried(emulator: Emulator) -> None:
     result, error = run_tap_partial(cs_config(emulator, vendor))
     assert "HTTP 402" in str(error)
     assert "insufficient Coresignal credits" in str(error)
-    assert len(vendor.request_times) == 1
+    assert len(vendor.request_times) == 2  # the preflight's free check, then the refused POST
     assert vendor.post_count == 0
     assert all(pending_of(state) is None for state in result.states)
 
@@ -291,14 +295,14 @@ def test_rate_limit_at_a_low_configured_value(emulator: Emulator) -> None:
     result = run_tap(cs_config(emulator, vendor, max_requests_per_second=3, poll_interval_seconds=0.01))
     assert len(result.records(STREAM)) == len(vendor.jobs_for_request(only_request(vendor)))
     times = sorted(vendor.request_times)
-    assert len(times) == 1 + 3 + 6  # POST, polls, downloads
+    assert len(times) == 1 + 1 + 3 + 6  # preflight check, POST, polls, downloads
     busiest = max(sum(1 for other in times if start <= other < start + 1.0) for start in times)
     assert busiest <= 3
     assert vendor.rate_limited == 0
 
 
 def test_429_honours_retry_after(emulator: Emulator, vendor: CoresignalEmulator) -> None:
-    vendor.faults.add(Fault(path_regex=r"/files$", status=429, retry_after="1"))
+    vendor.faults.add(Fault(path_regex=POLL, status=429, retry_after="1"))
     started = time.monotonic()
     result = run_tap(cs_config(emulator, vendor))
     assert time.monotonic() - started >= 1.0
@@ -418,7 +422,7 @@ def test_wrong_token_fails_clearly_without_showing_it(emulator: Emulator, vendor
 def test_no_secret_in_output_or_logs(
     emulator: Emulator, vendor: CoresignalEmulator, caplog: pytest.LogCaptureFixture, fast_retries: None
 ) -> None:
-    vendor.faults.add(Fault(path_regex=r"/files$", status=503))
+    vendor.faults.add(Fault(path_regex=POLL, status=503))
     vendor.faults.add(Fault(path_regex=r"/files/json/", abort_after=5000))
     with caplog.at_level(logging.DEBUG):
         result = run_tap(cs_config(emulator, vendor))
@@ -544,7 +548,7 @@ def test_a_connection_test_never_pays(emulator: Emulator, vendor: CoresignalEmul
 
 def test_a_connection_test_may_read_a_pending_request(emulator: Emulator, vendor: CoresignalEmulator) -> None:
     config = cs_config(emulator, vendor)
-    vendor.faults.add(Fault(path_regex=r"/files$", status=400))
+    vendor.faults.add(Fault(path_regex=POLL, status=400))
     crashed, _ = run_tap_partial(config)
     tap = TapHrData(config=config, state=crashed.last_state)
     assert tap.run_connection_test()

@@ -71,7 +71,8 @@ def ranges_of(vendor: YouserveEmulator, file_id: str) -> list[tuple[int, int | N
 def test_discovery_lists_only_youserve(emulator: Emulator, vendor: YouserveEmulator, tmp_path: Path) -> None:
     tap = TapHrData(config=ys_config(emulator, vendor, tmp_path))
     assert set(tap.streams) == {STREAM}
-    assert STREAM not in TapHrData(config={"files_storage_url": str(tmp_path)}).streams
+    with pytest.raises(ConfigValidationError, match="no source is configured"):
+        _ = TapHrData(config={"files_storage_url": str(tmp_path)}).streams
 
 
 def test_filter_is_built_from_validated_values_only() -> None:

@@ -27,10 +27,11 @@ from types import MappingProxyType
 from urllib.parse import quote
 
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_hrdata.http.auth import StaticBearerToken, StaticHeaders
-from tap_hrdata.http.client import VendorClient
+from tap_hrdata.http.client import PREFLIGHT, VendorClient
 from tap_hrdata.http.redaction import excerpt
 from tap_hrdata.http.retry import BrokenBodyError
 from tap_hrdata.http.throttle import RateLimiter
@@ -47,6 +48,9 @@ if t.TYPE_CHECKING:
 RECORD_CAP = 10_000
 #: Days the vendor keeps a data request's files.
 FILES_KEPT_DAYS = 30
+#: The data request the preflight asks the files of: none has this id (a well-formed UUID, so
+#: the gateway lets the call reach the credential check).
+PREFLIGHT_REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 #: The vendor's timestamp format, used in filters: "2025-06-14 17:42:28" (UTC).
 VENDOR_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -114,14 +118,29 @@ class CoresignalClient(VendorClient):
 
     @override
     def problems(self) -> list[str]:
-        """An id file must fit one data request."""
+        """A request must say what it buys, and an id file must fit one data request."""
         ids = self.settings.get("job_ids") or []
+        if not ids and not self.settings.get("filters"):
+            return [
+                "coresignal: set coresignal.filters or coresignal.job_ids "
+                "(a request without either would buy everything)"
+            ]
         if len(ids) > RECORD_CAP:
             return [
                 f"coresignal.job_ids lists {len(ids)} ids; a data request delivers at most {RECORD_CAP:,}: "
                 "split them over several runs"
             ]
         return []
+
+    @override
+    def check(self) -> None:
+        """The files of no request: a 404 that proves the credential, and costs no credit."""
+        self.call(
+            HTTPRequest(url=self.files_url(PREFLIGHT_REQUEST_ID)),
+            lambda response: response.status_code,
+            stream=PREFLIGHT,
+            answers={404, 410, 422},
+        )
 
     @override
     def make_throttle(self) -> Throttle:

@@ -363,18 +363,6 @@ class BulkJobsStream(VendorStream):
                 raise CorruptFileError(msg) from exc
             raise
 
-    def probe(self) -> None:
-        """Check the connection and the token without paying: list the files of no request.
-
-        A 404 is the expected answer; a refused token fails as every call does.
-        """
-        self.client.call(
-            HTTPRequest(url=self.client.files_url("tap-hrdata-connection-test")),
-            lambda response: response.status_code,
-            stream=self.name,
-            answers={404, 410, 422},
-        )
-
     @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Resume or create data requests, window after window, and emit each file once.
@@ -391,8 +379,9 @@ class BulkJobsStream(VendorStream):
             self.emit_state()
             pending = None
         if pending is None and self.ABORT_AT_RECORD_COUNT is not None:
-            # A dry run (--test, the SDK's connection test) must not buy a data request.
-            self.probe()
+            # A dry run (the SDK's connection test) must not buy a data request: the preflight
+            # (storage, and each source's cheapest call) is its whole check.
+            self._tap.ensure_preflight()
             self.logger.info("coresignal: dry run: connection and credentials checked, no paid data request created")
             return
         # A pending request's own window; one made before windows existed had the first one.

@@ -16,10 +16,11 @@ from http import HTTPStatus
 
 from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.pagination import PageNumberPaginator
+from singer_sdk.streams.rest import HTTPRequest
 from typing_extensions import override
 
 from tap_hrdata.http.auth import StaticHeaders
-from tap_hrdata.http.client import AnswerError, JsonResponse, VendorClient
+from tap_hrdata.http.client import PREFLIGHT, AnswerError, JsonResponse, VendorClient
 from tap_hrdata.http.redaction import excerpt, request_line
 from tap_hrdata.values import utc_timestamp
 
@@ -40,6 +41,11 @@ class HrflowClient(VendorClient):
         return StaticHeaders(
             "X-API-KEY", str(self.settings["api_key"]), **{"X-USER-EMAIL": str(self.settings["user_email"])}
         )
+
+    @override
+    def check(self) -> None:
+        """``GET /auth``, HrFlow's "try your API keys" (the SDK's ``auth.get()``): the key and email work."""
+        self.json(HTTPRequest(url=f"{self.base_url}/auth"), stream=PREFLIGHT)
 
     @override
     def failure_hint(self, status: int) -> str | None:

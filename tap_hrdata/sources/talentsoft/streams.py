@@ -26,7 +26,7 @@ from tap_hrdata.sources.talentsoft.client import (
     parse_frame,
 )
 from tap_hrdata.streams import VendorStream
-from tap_hrdata.values import flag, label, number, text
+from tap_hrdata.values import flag, label, number, text, utc_timestamp
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -82,12 +82,26 @@ class ExportStream(TalentsoftStream):
 
     def selection(self) -> dict[str, str | None]:
         """What selects this export's records, as the records and state partitions carry it."""
-        return {"export_filter": self.settings.get("filter") or None}
+        return {"export_filter": self.export_filter()}
+
+    def export_filter(self) -> str | None:
+        """The ``filter`` sent: ``talentsoft.filter``, and ``start_date`` as ``updateDate:gt:...``.
+
+        ``start_date`` is a date, never an offset: it narrows the export to records updated
+        after it, for as long as it is set. Offsets are positions in that narrowed export,
+        so its bookmark is kept apart (a state partition) like any other filter's.
+        """
+        clauses = [self.settings.get("filter") or None]
+        start = utc_timestamp(self.config.get("start_date"))
+        if start is not None:
+            clauses.append(f"updateDate:gt:{start:%Y-%m-%dT%H:%M:%SZ}")
+        return ",".join(clause for clause in clauses if clause) or None
 
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
         """Offsets from the record after the bookmark (or 0), ``page_size`` at a time."""
-        bookmark = self.get_starting_replication_key_value(context)
-        start = int(bookmark) + 1 if bookmark is not None else 0
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
+        start = bookmark + 1 if isinstance(bookmark, int) and not isinstance(bookmark, bool) else 0
         return ExportPaginator(start, int(self.settings["page_size"]))
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
@@ -95,7 +109,7 @@ class ExportStream(TalentsoftStream):
         params: dict[str, t.Any] = {
             "offset": page.next_page_token or 0,
             "limit": int(self.settings["page_size"]),
-            "filter": self.settings.get("filter") or None,
+            "filter": self.export_filter(),
             **self.export_params(),
         }
         return HTTPRequest(url=f"{self.client.base_url}/api/exports/v1/{self.export}", params=params)
