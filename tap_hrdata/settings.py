@@ -24,7 +24,8 @@ GLOBAL_SETTINGS = th.PropertiesList(
         th.StringType,
         default="output/files",
         description="Where file bytes (Talentsoft attachments, YouServe files) are written: a local "
-        "path, or any fsspec URL such as s3://bucket/prefix when that fsspec backend is installed.",
+        "path, or any fsspec URL such as s3://bucket/prefix when that fsspec backend is installed. The "
+        "journal of paid Coresignal requests is kept there too (coresignal/requests/).",
     ),
     th.Property(
         "inline_files_max_bytes",
@@ -32,6 +33,28 @@ GLOBAL_SETTINGS = th.PropertiesList(
         default=0,
         description="Files at or under this size also carry their bytes as content_base64 in their "
         "record (0 disables).",
+    ),
+    th.Property(
+        "redact",
+        th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+        examples=[{"candidates": ["personalInformation.email", "personalInformation.phoneNumber"]}],
+        description="Personal data to redact, per stream: dotted vendor field paths, each matched as the end "
+        "of a field's path inside raw (and the typed columns read from those fields), or a typed column's "
+        "name. Applied before a record leaves the tap, unlike a stream map, which cannot reach inside raw.",
+    ),
+    th.Property(
+        "redact_mode",
+        th.StringType(allowed_values=["hash", "drop"]),
+        default="hash",
+        description="hash: replace each redacted value by its HMAC-SHA256 under redact_salt (equal values "
+        "stay equal, for joins); drop: remove it from raw and null its column.",
+    ),
+    th.Property(
+        "redact_salt",
+        th.StringType,
+        secret=True,
+        description="Secret key of the redact_mode hash (at least 16 characters); keep it stable across runs, "
+        "or the same value hashes differently.",
     ),
     th.Property(
         "request_timeout_seconds",

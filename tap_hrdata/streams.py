@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import abc
 import typing as t
+from functools import cached_property
 
 from singer_sdk import Stream, metrics
 from typing_extensions import override
 
+from tap_hrdata.privacy import Redactor, StreamRedaction
 from tap_hrdata.selection import MemoSelectionMask
 from tap_hrdata.stats import StreamStats
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Mapping
 
+    from singer_sdk.helpers.types import Context, Record
     from singer_sdk.singerlib.catalog import SelectionMask
 
     from tap_hrdata.http.client import VendorClient
     from tap_hrdata.tap import TapHrData
+
+#: For each typed column, the vendor fields (paths inside ``raw``) it is read from.
+ColumnSources: t.TypeAlias = "Mapping[str, tuple[tuple[str, ...], ...]]"
 
 
 class RecordCounter(metrics.Counter):
@@ -47,6 +53,9 @@ class VendorStream(Stream):
     """Base of every stream of the tap."""
 
     _tap: TapHrData
+    #: Which vendor fields each typed column reads: what ``redact`` follows from a field
+    #: inside ``raw`` to its columns (and what the contract tests check the builders by).
+    column_sources: t.ClassVar[ColumnSources] = {}
 
     def __init__(self, tap: TapHrData) -> None:
         super().__init__(tap=tap)
@@ -74,6 +83,26 @@ class VendorStream(Stream):
             self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
         return self._memo_mask[1]
 
+    @cached_property
+    def redactor(self) -> Redactor | None:
+        """The stream's ``redact`` setting, ready to apply; None when it redacts nothing."""
+        config = self._tap.config
+        paths = (config.get("redact") or {}).get(self.name)
+        if not paths:
+            return None
+        redaction = StreamRedaction.of(paths, self.column_sources)
+        return Redactor(redaction, config.get("redact_mode") or "hash", config.get("redact_salt"))
+
+    @override
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        """Redact personal data (the ``redact`` setting) before the record leaves the tap.
+
+        Here, before stream maps and the RECORD message, so neither a typed column nor a
+        field inside ``raw`` carries a redacted value out.
+        """
+        redactor = self.redactor
+        return row if redactor is None else redactor.apply(row)
+
     @override
     def get_record_counter(
         self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
@@ -95,17 +124,40 @@ class VendorStream(Stream):
         """
         self._tap.state_writer.write_state(self.tap_state)
 
-    def summary(self) -> str:
-        """The end-of-run line: records, files, bytes, API calls and retries."""
+    def summary(self, outcome: str = "") -> str:
+        """The end-of-stream line: records, files, bytes, API calls, retries and time taken."""
         return (
-            f"Summary of stream '{self.name}': {self.records_written} records, {self.stats.files} files, "
+            f"Summary of stream '{self.name}'{outcome}: {self.records_written} records, {self.stats.files} files, "
             f"{self.stats.bytes} bytes, {self.client.calls[self.name]} API calls, "
-            f"{self.client.retries[self.name]} retries"
+            f"{self.client.retries[self.name]} retries, {self.stats.elapsed:.1f}s"
         )
+
+    @property
+    def moved(self) -> bool:
+        """Whether the stream did anything this run (a summary line is worth printing)."""
+        return bool(self.records_written or self.stats.files or self.client.calls[self.name])
+
+    @t.final
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The stream's :meth:`records`; when they fail, every stream's summary first.
+
+        The SDK prints summaries once all streams synced; after a failure a person still
+        needs to know what was done before it (and what the target may have committed).
+        """
+        try:
+            yield from self.records(context)
+        except Exception:
+            self._tap.log_summaries(failed=self)
+            raise
+
+    @abc.abstractmethod
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The stream's records for ``context`` (what the SDK's ``get_records`` asks for)."""
 
     @override
     def log_sync_costs(self) -> None:
         """Called by the SDK for every stream once all have synced: log the summary line."""
         super().log_sync_costs()
-        if self.records_written or self.stats.files or self.client.calls[self.name]:
+        if self.moved:
             self.logger.info(self.summary())

@@ -15,9 +15,11 @@ from typing_extensions import override
 
 from tap_hrdata.http.urls import check_transport
 from tap_hrdata.preflight import Preflight, PreflightError, settings_problems
+from tap_hrdata.privacy import redaction_problems
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
 from tap_hrdata.storage import FileStorage
+from tap_hrdata.streams import VendorStream
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -48,6 +50,7 @@ class TapHrData(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[type[VendorClient], VendorClient] = {}
         self._preflight_done = False
+        self._summaries_logged = False
         super().__init__(*args, **kwargs)
 
     @override
@@ -69,6 +72,8 @@ class TapHrData(Tap):
                 except ConfigValidationError as exc:
                     problems += exc.errors
             streams.extend(stream_type(tap=self) for stream_type in source.stream_types)
+        names = [kind.name for source in all_sources() for kind in source.stream_types]  # type: ignore[misc]
+        problems += redaction_problems(self.config, {stream.name: stream for stream in streams}, names)
         if problems:
             raise PreflightError(problems[0], errors=problems)
         return streams
@@ -151,6 +156,16 @@ class TapHrData(Tap):
         for source, reason in tap.preflight.verdicts.items():
             click.echo(f"{source}: {'OK' if reason is None else reason}", err=True)
         ctx.exit(1 if problems else 0)
+
+    def log_summaries(self, failed: Stream) -> None:
+        """Every stream's summary so far, once, when ``failed`` stops the run."""
+        if self._summaries_logged:
+            return
+        self._summaries_logged = True
+        self.logger.error("Stream '%s' failed; what this run did until then:", failed.name)
+        for stream in self.streams.values():
+            if isinstance(stream, VendorStream) and (stream.moved or stream is failed):
+                stream.logger.info(stream.summary(" (failed)" if stream is failed else ""))
 
     @cached_property
     def storage(self) -> FileStorage:

@@ -111,6 +111,18 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(YouserveClient, "calm_interval_seconds", 0.001)
 
 
+_test_files: Path | None = None
+
+
+@pytest.fixture(autouse=True)
+def own_files_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test's files (and Coresignal's journal) under a folder of its own, never the repo's output/."""
+    global _test_files  # noqa: PLW0603  # read by config_for, a plain function the tests call
+    _test_files = tmp_path_factory.mktemp("files")
+    yield
+    _test_files = None
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One HTTP server on 127.0.0.1 for the session; tests mount fresh vendors on it."""
@@ -125,6 +137,7 @@ def config_for(emulator: Emulator, *vendors: Any, files: Path | str | None = Non
 
     ``config_for(emulator, vendor, files=tmp_path, talentsoft={"page_size": 3})``
     """
+    files = files if files is not None else _test_files
     config: dict[str, Any] = {} if files is None else {"files_storage_url": str(files)}
     for vendor in vendors:
         config[vendor.source] = {**vendor.tap_settings(emulator.url(vendor.prefix)), **blocks.pop(vendor.source, {})}

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +26,8 @@ import pytest
 
 from tests.contracts.columns import TABLES, unfilled
 from tests.emulator.__main__ import demo_vendors, hosts, tap_config
-from tests.emulator.server import Emulator
+from tests.emulator.server import Emulator, Request, Response
+from tests.sources.test_coresignal import POLL
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -69,6 +73,8 @@ class Pipeline:
             "TARGET_POSTGRES_DATABASE": "test",
             "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": self.schema,
             "MELTANO_STATE_BACKEND_URI": f"file://{tmp / 'state'}",
+            # its own system database: a killed run's job (held "running" for 5 minutes) blocks no other test
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "MELTANO_ENVIRONMENT": "dev",
         }
@@ -87,8 +93,8 @@ class Pipeline:
         assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-8000:]}"
         return done
 
-    def run(self, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return self.meltano("run", "tap-hrdata", "target-postgres", extra_env=extra_env)
+    def run(self, extra_env: dict[str, str] | None = None, *options: str) -> subprocess.CompletedProcess[str]:
+        return self.meltano("run", *options, "tap-hrdata", "target-postgres", extra_env=extra_env)
 
     def state(self) -> dict[str, Any]:
         listing = self.meltano("state", "list").stdout.split()
@@ -243,6 +249,57 @@ def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:
     assert after["bulk_jobs"] == before["bulk_jobs"] + len(matching)
     for table in set(after) - {"vacancies", "hrflow_profiles", "delivered_files", "bulk_jobs"}:
         assert after[table] == before[table], table
+
+
+def test_a_run_killed_right_after_the_paid_post_is_finished_by_the_next_without_paying_again(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """The whole pipeline (Meltano, tap and target) is killed while the paid request is collected,
+    and its state dropped; the next run resumes the journalled request and loads every record."""
+    vendors = demo_vendors(polls_until_ready=1)
+    coresignal = vendors[3]
+    first_poll, release = threading.Event(), threading.Event()
+    answer = coresignal.handle
+
+    def handle(request: Request) -> Response:
+        if request.method == "GET" and re.search(POLL, request.path) and not release.is_set():
+            first_poll.set()  # the request is paid for; hold the run here until it is killed
+            release.wait(60)
+        return answer(request)
+
+    coresignal.handle = handle  # type: ignore[method-assign]
+    emulator = Emulator(hosts(vendors)).start()
+    project = Pipeline(emulator, vendors, tmp_path)
+    try:
+        assert MELTANO
+        killed = subprocess.Popen(
+            [MELTANO, "run", "tap-hrdata", "target-postgres"],
+            cwd=ROOT,
+            env=project.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: Meltano, the tap and the target
+        )
+        try:
+            assert first_poll.wait(300), "the run never reached its first poll"
+            assert coresignal.post_count == 1
+        finally:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait()
+        release.set()
+        for state_id in project.meltano("state", "list").stdout.split():  # drop whatever state was kept
+            if state_id.endswith("tap-hrdata-to-target-postgres"):
+                project.meltano("state", "clear", "--force", state_id)
+        [entry] = (project.files / "coresignal" / "requests").glob("*.json")
+        assert json.loads(entry.read_text())["id"] in coresignal.data_requests
+
+        project.run(None, "--force")  # Meltano holds a killed run's job as running for 5 minutes
+        assert coresignal.post_count == 1  # resumed from the journal: no second payment, no 409
+        assert project.counts() == expected_counts(vendors)
+    finally:
+        release.set()
+        emulator.stop()
+        project.drop()
 
 
 def test_stream_maps_mask_candidate_emails(pipeline: Pipeline) -> None:

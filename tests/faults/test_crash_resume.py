@@ -9,8 +9,12 @@ it would hand it back. After some kills one run goes to the end unkilled. Then:
   and nothing else (a record emitted again has the same key: an upsert downstream);
 - every stored file (Talentsoft attachments, YouServe files) has the vendor's bytes, and
   nothing is written outside the storage root;
-- Coresignal: no run that started with a pending data request paid for another one, and no
-  run paid for more than one;
+- Coresignal: no run that started with a pending data request paid for another one, no
+  run paid for more than one, and no run paid while the journal of paid requests held
+  one whose records its state did not cover: a killed run's lost state is made up for by
+  the journal, not by paying again;
+- states lost: after some kills the next run gets the state the killed one started with,
+  as Meltano keeps no state of a failed run;
 - YouServe (``delete_after_download``): a run deleted only files whose records earlier runs
   emitted and whose STATE it was handed at start (confirmed).
 
@@ -60,6 +64,10 @@ KILLS_PER_ROUND = 7
 #: for kills to land between requests as often as inside them.
 LATENCY_SECONDS = 0.02
 LOST_POST = "identical data request is already in progress"
+#: Share of killed runs whose state is lost: the next run gets the state the killed one
+#: started with, as Meltano stores no state for a failed run (the journal of paid
+#: Coresignal requests must then stand in for it).
+LOST_STATE_SHARE = float(os.environ.get("TAP_HRDATA_CRASH_LOOP_LOST_STATES", "0.3"))
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -76,6 +84,7 @@ class Run:
     messages: list[dict[str, Any]] = field(default_factory=list)
     stderr: str = ""
     posts: int = 0  # Coresignal data requests paid during the run
+    journalled: int = 0  # journalled requests whose records the starting state does not cover
     deleted: list[str] = field(default_factory=list)  # YouServe files deleted during the run
 
     def records(self, stream: str) -> list[dict[str, Any]]:
@@ -93,7 +102,10 @@ class Run:
 
     def describe(self) -> str:
         how = f"killed after {self.delay:.3f}s" if self.killed else f"exit {self.returncode}"
-        return f"seed {self.seed}: {how} ({self.duration:.2f}s, {len(self.messages)} messages)"
+        return (
+            f"seed {self.seed}: {how} ({self.duration:.2f}s, {len(self.messages)} messages, {self.posts} paid, "
+            f"{self.journalled} uncommitted journal entries at start)"
+        )
 
 
 def parse_output(raw: bytes) -> list[dict[str, Any]]:
@@ -147,6 +159,7 @@ class Rig:
     def run(self, state: dict[str, Any], seed: int, delay: float | None) -> Run:
         """One tap process, killed after ``delay`` seconds unless it ends first."""
         run = Run(seed=seed, delay=delay, started_state=state)
+        run.journalled = sum(uncommitted(entry, state) for entry in journal_entries(self.root))
         number = len(self.runs)
         state_path = self.workdir / f"state-{number}.json"
         state_path.write_text(json.dumps(state))
@@ -223,9 +236,24 @@ def check_run(rig: Rig, run: Run, emitted_before: set[str]) -> None:
     assert run.posts <= 1, f"a run paid {run.posts} data requests: {where}"
     if pending_request(run.started_state) is not None:
         assert run.posts == 0, f"a run with a pending data request in its state paid again: {where}"
+    if run.journalled:
+        assert run.posts == 0, f"a run paid though the journal held a request its state did not cover: {where}"
     for file_id in run.deleted:
         assert file_id in emitted_before, f"deleted {file_id} before any run emitted it: {where}"
         assert confirmed_by(run.started_state, rig.files[file_id]), f"deleted unconfirmed {file_id}: {where}"
+
+
+def journal_entries(root: Path) -> list[dict[str, Any]]:
+    """The journal of paid Coresignal requests under a storage root."""
+    return [json.loads(p.read_text()) for p in (root / "coresignal" / "requests").glob("*.json")]
+
+
+def uncommitted(entry: dict[str, Any], state: dict[str, Any]) -> bool:
+    """Whether a journalled request's records may not have reached the target of ``state``."""
+    if not entry.get("done"):
+        return True
+    value = state.get("bookmarks", {}).get("bulk_jobs", {}).get("replication_key_value")
+    return not value or upload_time(entry["bookmark"]) > upload_time(value)
 
 
 def check_round(rig: Rig) -> None:
@@ -248,7 +276,12 @@ def check_round(rig: Rig) -> None:
             assert record["sha256"] == sha, f"attachment {record['attachment_id']}: {history}"
         for record in run.records("delivered_files"):
             assert record["sha256"] == rig.youserve.file_sha256(record["file_id"]), f"{record['file_id']}: {history}"
-    stored = {p for p in rig.root.rglob("*") if p.is_file()}
+    journal = rig.root / "coresignal" / "requests"
+    entries = journal_entries(rig.root)
+    for entry in entries:  # what the final run leaves: requests fully emitted, waiting for a covering state
+        assert entry.get("done") is True, f"journal entry left open: {entry}\n{history}"
+        assert entry["id"] in rig.coresignal.data_requests, f"journal entry of an unknown request: {entry}"
+    stored = {p for p in rig.root.rglob("*") if p.is_file() and not p.is_relative_to(journal)}
     parts = [p for p in stored if ".part-" in p.name]
     assert not parts, f"temporary files of killed writes are left: {parts[:3]}\n{history}"
     wanted = {
@@ -284,7 +317,7 @@ def test_killed_at_random_points_for_longer(emulator: Emulator, tmp_path: Path) 
 def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills: int) -> None:
     """Rounds of kills and resumes for ``seconds`` (a round started is always finished)."""
     deadline = time.monotonic() + seconds
-    rounds = kills = lost_posts = total_runs = deleted = paid = 0
+    rounds = kills = lost_posts = lost_states = total_runs = deleted = paid = journal_resumes = 0
     killed_in: Counter[str] = Counter()
     longest = 2.5  # the longest unkilled run so far: kill delays are drawn below 1.1 times it
     while rounds == 0 or (time.monotonic() < deadline and total_runs < MAX_RUNS):
@@ -300,6 +333,7 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
             run = rig.run(state, seed, delay)
             total_runs += 1
             check_run(rig, run, emitted)
+            journal_resumes += run.journalled > 0 and pending_request(run.started_state) is None
             emitted |= {r["file_id"] for r in run.records("delivered_files")}
             kills += run.killed
             if run.killed:
@@ -314,7 +348,11 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
                 state.setdefault("bookmarks", {}).setdefault("bulk_jobs", {})["pending_request"] = {"id": request_id}
                 continue
             assert run.killed or run.returncode == 0, f"{run.describe()}\n{run.stderr[-3000:]}\n{rig.history()}"
-            state = run.last_state if run.last_state is not None else state
+            share = max(LOST_STATE_SHARE, 0.6) if run.posts else LOST_STATE_SHARE  # the journal's case, often
+            if run.killed and random.Random(seed).random() < share:
+                lost_states += 1  # as Meltano after a failed run: the next run gets the state this one started with
+            elif run.last_state is not None:
+                state = run.last_state
             if not run.killed:
                 longest = max(longest, run.duration)
                 if delay is None:
@@ -335,7 +373,8 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
         rounds += 1
     print(
         f"crash loop: {rounds} rounds, {total_runs} runs, {kills} kills ({dict(killed_in)}), {deleted} confirmed "
-        f"files deleted, {paid} data requests paid, {lost_posts} lost POST answers recovered"
+        f"files deleted, {paid} data requests paid, {lost_posts} lost POST answers recovered, "
+        f"{lost_states} states lost, {journal_resumes} runs started with a journalled request their state did not cover"
     )
     assert kills >= min_kills
     assert deleted > 0  # the deletion check above was not vacuous

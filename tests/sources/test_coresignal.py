@@ -6,11 +6,13 @@ import gzip
 import json
 import logging
 import re
+import shutil
 import sys
 import time
 import tracemalloc
 import zlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,13 +241,137 @@ def test_a_file_interrupted_by_a_crash_resumes_after_its_checkpoint(
     assert vendor.post_count == 1
 
 
-def test_409_without_a_pending_id_in_state_is_a_clear_error(emulator: Emulator, vendor: CoresignalEmulator) -> None:
+def journal_entries(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The journal of paid requests under the config's files_storage_url, by key."""
+    folder = Path(config["files_storage_url"]) / "coresignal" / "requests"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def test_a_request_is_journalled_before_its_first_poll(emulator: Emulator) -> None:
+    entries_at_first_poll: list[dict[str, dict[str, Any]]] = []
+
+    class Watched(CoresignalEmulator):
+        def handle(self, request: Request) -> Response:
+            if request.method == "GET" and re.search(POLL, request.path) and not entries_at_first_poll:
+                entries_at_first_poll.append(journal_entries(config))
+            return super().handle(request)
+
+    vendor = mount(emulator, Watched(jobs=300))
+    config = cs_config(emulator, vendor)
+    run_tap(config)
+    [entries] = entries_at_first_poll
+    [(key, entry)] = entries.items()
+    assert entry == {
+        "key": key,
+        "id": only_request(vendor),
+        "api": "v1",
+        "created_at": entry["created_at"],
+        "window": {"gte": None, "lte": None},
+    }
+    assert journal_entries(config)[key]["done"] is True  # every record emitted; removed once a state covers them
+
+
+def test_a_run_whose_state_was_lost_resumes_the_journalled_request(
+    emulator: Emulator, vendor: CoresignalEmulator
+) -> None:
+    """Meltano stores no state for a failed run: the next one starts from the old state."""
+    config = cs_config(emulator, vendor)
+    vendor.faults.add(Fault(path_regex=POLL, status=400))  # the run dies at its first poll, after paying
+    run_tap_partial(config)
+    request_id = only_request(vendor)
+    assert vendor.in_progress(request_id)  # a second POST would be refused with 409
+
+    resumed = run_tap(config)  # the state of the failed run was not kept
+    assert vendor.post_count == 1  # no second payment, no 409
+    assert [r["raw"] for r in resumed.records(STREAM)] == vendor.jobs_for_request(request_id)
+    assert pending_of(resumed.last_state) is None
+
+
+def test_records_a_target_never_committed_are_emitted_again_unpaid(
+    emulator: Emulator, vendor: CoresignalEmulator
+) -> None:
+    config = cs_config(emulator, vendor)
+    first = run_tap(config)
+    request_id = only_request(vendor)
+    # the target failed after the tap finished: its state never came back
+    again = run_tap(config)
+    assert vendor.post_count == 1
+    assert [r["raw"] for r in again.records(STREAM)] == vendor.jobs_for_request(request_id)
+    assert again.last_state == first.last_state
+    [key] = journal_entries(config)
+
+    # a run handed the committed state forgets the entry, and asks only for what changed since
+    later = run_tap(config, state=again.last_state)
+    assert key not in journal_entries(config)
+    assert vendor.post_count == 2
+    assert len(later.records(STREAM)) < len(again.records(STREAM))
+
+
+def test_over_the_cap_a_lost_state_resumes_each_journalled_window(emulator: Emulator) -> None:
+    """Windows halved under the cap, a run dying in its third paid window, its state lost."""
+
+    class DiesAtThirdWindow(CoresignalEmulator):
+        died = False
+
+        def handle(self, request: Request) -> Response:
+            paid = [r for r in self.data_requests.values() if not r.too_many]
+            if request.method == "GET" and re.search(POLL, request.path) and len(paid) == 3 and not self.died:
+                self.died = True
+                return Response.json(400, {"detail": "injected"})
+            return super().handle(request)
+
+    vendor = mount(emulator, DiesAtThirdWindow(jobs=1000, polls_until_ready=0, record_cap=60))
+    config = v2_config(emulator, vendor)
+    run_tap_partial(config)
+    assert vendor.died
+    result = run_tap(config)  # from the same (empty) state: the failed run's was not kept
+    assert {r["id"] for r in result.records(STREAM)} == engineer_jobs(vendor)
+    paid = [r for r in vendor.data_requests.values() if not r.too_many]
+    assert len(paid) > 3
+    assert len({r.key for r in paid}) == len(paid)  # no request paid twice
+
+
+def test_an_open_ended_request_that_matched_nothing_is_asked_again_next_run(emulator: Emulator) -> None:
+    """Reusing its empty answer would hide every posting made since."""
+    vendor = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=0))
+    config = v2_config(emulator, vendor, filters={"title": "no posting has this title"})
+    first = run_tap(config)
+    assert first.records(STREAM) == []
+    assert journal_entries(config) == {}
+    run_tap(config, state=first.last_state)
+    assert vendor.post_count == 2
+
+
+def test_a_journalled_request_the_vendor_does_not_know_is_replaced(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same files_storage_url used with another account (or a demo emulator started afresh)."""
+    first = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=0))
+    config = cs_config(emulator, first)
+    run_tap(config)  # a done entry in the journal; its state never reaches this second vendor
+    [old] = first.data_requests
+    second = mount(emulator, CoresignalEmulator(jobs=200, polls_until_ready=0))
+    config["coresignal"] = {**config["coresignal"], **second.tap_settings(emulator.url(second.prefix))}
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(config)
+    assert f"data request {old} from the journal is not found" in caplog.text
+    assert second.post_count == 1
+    [new] = second.data_requests
+    assert [r["raw"] for r in result.records(STREAM)] == second.jobs_for_request(new)
+    assert [entry["id"] for entry in journal_entries(config).values()] == [new]
+
+
+def test_without_its_journal_a_lost_request_is_a_409_with_the_way_out(
+    emulator: Emulator, vendor: CoresignalEmulator
+) -> None:
     config = cs_config(emulator, vendor)
     vendor.faults.add(Fault(path_regex=POLL, status=400))
     run_tap_partial(config)
-    lost_state, error = run_tap_partial(config)  # the state of the first run was not kept
+    shutil.rmtree(Path(config["files_storage_url"]) / "coresignal")  # another files_storage_url, or deleted
+    lost_state, error = run_tap_partial(config)
     assert "HTTP 409" in str(error)
     assert "identical data request is already in progress" in str(error)
+    assert "journal" in str(error)
     assert vendor.post_count == 1
     assert all(pending_of(state) is None for state in lost_state.states)
 

@@ -156,8 +156,9 @@ class CoresignalClient(VendorClient):
             return "insufficient Coresignal credits: nothing was collected; add credits or lower coresignal.limit"
         if status == HTTPStatus.CONFLICT:
             return (
-                "an identical data request is already in progress, but this run's state names "
-                "no pending request: the state of an interrupted run was lost. Find the request's id (that "
+                "an identical data request is already in progress, but neither this run's state nor the "
+                "journal under files_storage_url (coresignal/requests) names it: was files_storage_url changed "
+                "or cleared? Find the request's id (the paying "
                 "run's log says 'created data request <id>', or see the Coresignal dashboard) and set "
                 'bookmarks.bulk_jobs.pending_request to {"id": "<id>"} in the state to resume it without '
                 "paying again, or change the filters"

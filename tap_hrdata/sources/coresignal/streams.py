@@ -11,6 +11,11 @@ the stream state under ``pending_request``::
 
 Once every file is emitted the entry is dropped and the bookmark becomes the highest
 ``last_updated`` of the request.
+
+State alone cannot promise "never pay twice" (no state is stored for a failed run), so
+every paid request is also journalled under ``files_storage_url`` (see
+:mod:`tap_hrdata.sources.coresignal.journal`) and a run about to pay for a request looks
+there first.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from http import HTTPStatus
 
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -47,7 +53,8 @@ from tap_hrdata.sources.coresignal.client import (
     parse_job,
     vendor_time,
 )
-from tap_hrdata.streams import VendorStream
+from tap_hrdata.sources.coresignal.journal import RequestJournal, request_key
+from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, integer, iso_timestamp, text, utc_timestamp
 
 if t.TYPE_CHECKING:
@@ -102,6 +109,28 @@ class BulkJobsStream(VendorStream):
 
     name = "bulk_jobs"
     primary_keys = ("id",)
+    column_sources: t.ClassVar[ColumnSources] = {
+        name: ((name,),)
+        for name in (
+            "id",
+            "title",
+            "company_id",
+            "company_name",
+            "company_url",
+            "location",
+            "country",
+            "url",
+            "external_url",
+            "seniority",
+            "employment_type",
+            "description",
+            "applicants_count",
+            "deleted",
+            "application_active",
+            "created",
+            "last_updated",
+        )
+    }
     replication_key = "last_updated"
     is_sorted = False
     schema = StreamSchema(SCHEMAS)
@@ -111,6 +140,24 @@ class BulkJobsStream(VendorStream):
     def client(self) -> CoresignalClient:
         """The run's Coresignal client."""
         return self._tap.client(CoresignalClient)
+
+    @cached_property
+    def journal(self) -> RequestJournal:
+        """The journal of paid requests, beside the files."""
+        return RequestJournal(self._tap.storage, self.logger)
+
+    def journal_key(self, window: Window | None) -> str:
+        """The journal key of the request this config would POST for ``window``.
+
+        Everything the request asks for, except the window's upper bound, which the halving
+        derives from the clock: the same config from the same state finds the same entry.
+        """
+        generation = self.client.generation
+        job_ids = self.settings.get("job_ids") or []
+        if job_ids:
+            return request_key(generation.name, "id_file", sorted(int(job_id) for job_id in job_ids), None)
+        body = self.request_body(Window(gte=None, lte=self.first_window_upper()))
+        return request_key(generation.name, "filter", body, window.gte if window is not None else None)
 
     @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
@@ -240,8 +287,18 @@ class BulkJobsStream(VendorStream):
         }
         if window is not None:
             pending["window"] = window.to_state()
+        pending["journal_key"] = key = self.journal_key(window)
         self.stream_state[PENDING] = pending
-        self.emit_state()  # before anything else: the request is paid for
+        try:
+            self.journal.record(key, pending)  # first of all: the request is paid for
+        except OSError as exc:
+            self.emit_state()
+            msg = (
+                f"coresignal: data request {request_id} was created but could not be journalled under "
+                f"files_storage_url ({type(exc).__name__}); its id is in the state this run emitted"
+            )
+            raise CoresignalError(msg) from exc
+        self.emit_state()
         self.logger.info(
             "coresignal: created data request %s (%s %s%s); its id is in state, so an interrupted run resumes it",
             request_id,
@@ -250,6 +307,76 @@ class BulkJobsStream(VendorStream):
             f", last_updated {window.describe()}" if window is not None else "",
         )
         return pending
+
+    def journalled_request(self, window: Window | None) -> dict[str, t.Any] | None:
+        """The journalled request this run would otherwise pay for again, made pending; or None.
+
+        Found when an earlier run made the same request and its state never came back (it
+        failed, or its target did): the request is resumed from its first file.
+        """
+        key = self.journal_key(window)
+        entry = self.journal.read(key)
+        if entry is None:
+            return None
+        pending: dict[str, t.Any] = {
+            "id": str(entry["id"]),
+            "files_done": [],
+            "journal_key": key,
+            **{name: entry[name] for name in ("api", "created_at", "window") if name in entry},
+        }
+        if self.expired(pending):
+            self.journal.forget(key)
+            return None
+        self.stream_state[PENDING] = pending
+        self.emit_state()
+        self.resumed_from_journal.add(pending["id"])
+        self.logger.info(
+            "coresignal: data request %s is in the journal (a run paid for it and its state never came back); "
+            "resuming it instead of paying again",
+            pending["id"],
+        )
+        return pending
+
+    def settle_journalled(self, pending: dict[str, t.Any], window: Window | None) -> None:
+        """Every record of the request is emitted: its entry waits for a state that covers them.
+
+        What covers them: the request's highest ``last_updated``, or for a bounded window that
+        matched nothing, the window's end. An open-ended request that delivered nothing is
+        forgotten: a later run must ask again, not reuse that empty answer.
+        """
+        key = pending.get("journal_key")
+        if not key:
+            return
+        covered = pending.get("max_last_updated")
+        if covered is None and window is not None and window.lte is not None:
+            covered = window.lte.isoformat()
+        self.journal.done(str(key), covered)
+
+    @cached_property
+    def resumed_from_journal(self) -> set[str]:
+        """Ids of the requests this run took from the journal (not from its state)."""
+        return set()
+
+    def drop_unknown_journalled(self, pending: dict[str, t.Any], message: str) -> None:
+        """A journalled request the vendor does not know (another account, a reset sandbox): a new one is made.
+
+        The journal is a safety net kept beside the files; unlike a state's pending request,
+        its entry may outlive the account or the API it was made with.
+        """
+        self.logger.warning(
+            "coresignal: data request %s from the journal is not found (%s); its entry is dropped and a new "
+            "request is made",
+            pending["id"],
+            message or "HTTP 404",
+        )
+        self.forget_journalled(pending)
+        self.stream_state.pop(PENDING, None)
+        self.emit_state()
+
+    def forget_journalled(self, pending: dict[str, t.Any]) -> None:
+        """The request will never deliver (nothing matched, over the cap, expired): drop its entry."""
+        if pending.get("journal_key"):
+            self.journal.forget(str(pending["journal_key"]))
 
     def read_paid_answer(self, response: requests.Response) -> t.Any:  # the answer is untyped JSON
         """The answer to the paid POST, read once: a broken answer is not a reason to pay again."""
@@ -364,7 +491,7 @@ class BulkJobsStream(VendorStream):
             raise
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Resume or create data requests, window after window, and emit each file once.
 
         A request may deliver at most 10,000 records. With ``coresignal.limit`` set it cannot
@@ -375,6 +502,7 @@ class BulkJobsStream(VendorStream):
         """
         pending = self.pending_request()
         if pending is not None and self.expired(pending):
+            self.forget_journalled(pending)
             self.stream_state.pop(PENDING, None)
             self.emit_state()
             pending = None
@@ -388,45 +516,34 @@ class BulkJobsStream(VendorStream):
         window = (Window.from_state(pending.get("window")) if pending is not None else None) or self.first_window(
             context
         )
+        self.prune_journal(pending)
         while True:
-            if pending is None:
-                pending = self.create_request(window)
-            else:
-                self.logger.info(
-                    "coresignal: resuming data request %s from state (%d file(s) already emitted); "
-                    "nothing is paid again",
-                    pending["id"],
-                    len(pending["files_done"]),
-                )
+            pending, window = self.request_for(pending, window)
             answer = self.wait_for_files(pending)
             if answer.state is FilesState.OVER_CAP:
+                self.forget_journalled(pending)
                 window = self.narrower(window, pending, answer)
                 pending = None
                 continue
             if answer.state is FilesState.READY:
                 yield from self.emit_files(pending, answer.names)
                 self.finish_request(pending)
+                self.settle_journalled(pending, window)
             elif answer.state is FilesState.NO_MATCH:
                 self.logger.info("coresignal: data request %s matched no record; nothing to collect", pending["id"])
+                self.settle_journalled(pending, window)
                 self.stream_state.pop(PENDING, None)
-            elif answer.state is FilesState.NO_CREDITS:
-                msg = (
-                    f"coresignal stream '{self.name}': data request {pending['id']}: insufficient Coresignal credits "
-                    f"to collect it ({answer.message or 'HTTP 402'}). It stays in state: add credits and run again, "
-                    "nothing is paid twice."
-                )
-                raise CoresignalError(msg)
             elif answer.state is FilesState.EXPIRED:
+                self.forget_journalled(pending)
                 self.drop_expired(pending, answer.message)
                 pending = None
                 continue
-            else:  # GONE
-                msg = (
-                    f"coresignal stream '{self.name}': data request {pending['id']} is not found "
-                    f"({answer.message or 'HTTP 404'}). Check coresignal.base_url and the credentials; to give the "
-                    "request up, remove bookmarks.bulk_jobs.pending_request from the state."
-                )
-                raise CoresignalError(msg)
+            elif answer.state is FilesState.GONE and pending["id"] in self.resumed_from_journal:
+                self.drop_unknown_journalled(pending, answer.message)
+                pending = None
+                continue
+            else:
+                raise self.undeliverable(pending, answer)
             if window is None or window.lte is None or window.lte == self.first_window_upper():
                 break
             # A bounded window is done: what it covered is collected, the next one starts after it.
@@ -434,6 +551,54 @@ class BulkJobsStream(VendorStream):
             self.emit_state()
             window = Window(gte=window.lte + timedelta(seconds=1), lte=self.first_window_upper())
             pending = None
+
+    def request_for(
+        self, pending: dict[str, t.Any] | None, window: Window | None
+    ) -> tuple[dict[str, t.Any], Window | None]:
+        """The request to collect next and its window: the pending one, a journalled one, or a new one."""
+        if pending is not None:
+            self.logger.info(
+                "coresignal: resuming data request %s from state (%d file(s) already emitted); nothing is paid again",
+                pending["id"],
+                len(pending["files_done"]),
+            )
+            return pending, window
+        journalled = self.journalled_request(window)
+        if journalled is not None:
+            return journalled, Window.from_state(journalled.get("window")) or window
+        return self.create_request(window), window
+
+    def undeliverable(self, pending: dict[str, t.Any], answer: FilesAnswer) -> CoresignalError:
+        """The error of a request the vendor will not deliver now (no credits; not found): it stays pending."""
+        if answer.state is FilesState.NO_CREDITS:
+            msg = (
+                f"coresignal stream '{self.name}': data request {pending['id']}: insufficient Coresignal credits "
+                f"to collect it ({answer.message or 'HTTP 402'}). It stays in state: add credits and run again, "
+                "nothing is paid twice."
+            )
+        else:
+            msg = (
+                f"coresignal stream '{self.name}': data request {pending['id']} is not found "
+                f"({answer.message or 'HTTP 404'}). Check coresignal.base_url and the credentials; to give the "
+                "request up, remove bookmarks.bulk_jobs.pending_request from the state."
+            )
+        return CoresignalError(msg)
+
+    def prune_journal(self, pending: dict[str, t.Any] | None) -> None:
+        """Remove the journal entries whose records the state this run started from covers.
+
+        The state a run starts from is the one a target wrote after committing the records
+        before it: its bookmark, or the end of the windows it collected, covers them.
+        """
+        state = self.stream_state
+        marks = [state.get(COLLECTED_UNTIL)]
+        if state.get("replication_key") == self.replication_key:
+            marks.append(state.get("replication_key_value"))
+        known = [mark for mark in map(utc_timestamp, marks) if mark is not None]
+        committed = max(known).isoformat() if known else None
+        removed = self.journal.prune(committed, pending["id"] if pending is not None else None)
+        if removed:
+            self.logger.info("coresignal: %d journalled request(s) are covered by the state and forgotten", removed)
 
     def first_window_upper(self) -> datetime | None:
         """The configured upper bound of ``last_updated`` (none: up to now, open-ended)."""
@@ -497,6 +662,7 @@ class BulkJobsStream(VendorStream):
     def emit_files(self, pending: dict[str, t.Any], names: tuple[str, ...]) -> Iterator[dict[str, t.Any]]:
         """The jobs of every file not emitted yet, file after file, a STATE after each."""
         self.logger.info("coresignal: data request %s is ready: %d file(s)", pending["id"], len(names))
+        self.stats.expect_more(files=len([name for name in names if name not in pending["files_done"]]))
         highest = utc_timestamp(pending.get("max_last_updated"))
         for name in names:
             if name in pending["files_done"]:

@@ -85,11 +85,16 @@ def page_items(response: JsonResponse, data_field: str | None) -> list[dict[str,
     return data
 
 
+def meta_count(response: requests.Response, name: str) -> int | None:
+    """``meta.maxPage`` or ``meta.total`` of an answer, when it gives one."""
+    meta = response.json().get("meta")
+    value = meta.get(name) if isinstance(meta, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def max_page(response: requests.Response) -> int | None:
     """``meta.maxPage`` of an answer, when it gives one."""
-    meta = response.json().get("meta")
-    value = meta.get("maxPage") if isinstance(meta, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return meta_count(response, "maxPage")
 
 
 class HrflowPaginator(PageNumberPaginator):
@@ -113,6 +118,11 @@ class HrflowPaginator(PageNumberPaginator):
         if last is not None and self.current_value >= last:
             return False
         return self._cutoff is None or not all(self.at_or_before_cutoff(item) for item in items)
+
+    @property
+    def incremental(self) -> bool:
+        """True when paging stops at the bookmark: the list's total then overstates the run."""
+        return self._cutoff is not None
 
     def at_or_before_cutoff(self, item: dict[str, t.Any]) -> bool:
         """True for an item an earlier run already emitted (or before ``start_date``)."""

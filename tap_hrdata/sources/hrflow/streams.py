@@ -15,8 +15,8 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_hrdata.sources.hrflow import schemas
-from tap_hrdata.sources.hrflow.client import HrflowClient, HrflowPaginator, page_items
-from tap_hrdata.streams import VendorStream
+from tap_hrdata.sources.hrflow.client import HrflowClient, HrflowPaginator, meta_count, page_items
+from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import integer, iso_timestamp, number, text, utc_timestamp
 
 if t.TYPE_CHECKING:
@@ -82,7 +82,7 @@ class HrflowStream(VendorStream):
         )
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The pages, each item once.
 
         Pages are read from a live, sorted list: an item updated (or added) between two page
@@ -94,6 +94,9 @@ class HrflowStream(VendorStream):
         while not paginator.finished:
             request = self.get_http_request(page=PageContext(context, paginator.current_value))
             answer = self.client.call(request, self.read_page, stream=self.name)
+            total = meta_count(answer, "total")
+            if paginator.current_value == 1 and total is not None and not paginator.incremental:
+                self.stats.expect_more(records=total)  # meta.total: the whole list, read on a full run
             self.stats.add(bytes=answer.size)
             current: set[str] = set()
             repeated = 0
@@ -210,13 +213,13 @@ class SearchStream(HrflowStream):
         return moment
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The list's pages, or nothing (with a warning) when no key is configured."""
         if not self.container_keys:
             self.logger.warning("hrflow stream '%s': hrflow.%s is empty, nothing to sync", self.name, self.keys_setting)
             return
         self._cutoff = self.starting_cutoff(context)
-        yield from super().get_records(context)
+        yield from super().records(context)
 
     @override
     def wanted(self, item: dict[str, t.Any]) -> bool:
@@ -229,6 +232,23 @@ class ProfilesStream(SearchStream):
     """Profiles of the configured sources (``GET /storing/profiles`` or ``/profiles/searching``)."""
 
     name = "hrflow_profiles"
+    column_sources: t.ClassVar[ColumnSources] = {
+        "key": (("key",),),
+        "reference": (("reference",),),
+        "source_key": (("source", "key"), ("source_key",)),
+        "source_name": (("source", "name"),),
+        "full_name": (("info", "full_name"),),
+        "first_name": (("info", "first_name"),),
+        "last_name": (("info", "last_name"),),
+        "email": (("info", "email"),),
+        "phone": (("info", "phone"),),
+        "location_text": (("info", "location", "text"),),
+        "location_lat": (("info", "location", "lat"),),
+        "location_lng": (("info", "location", "lng"),),
+        "text_language": (("text_language",),),
+        "created_at": (("created_at",),),
+        "updated_at": (("updated_at",),),
+    }
     schema = StreamSchema(SCHEMAS)
     objects = "profiles"
     return_flag = "return_profile"
@@ -263,6 +283,18 @@ class JobsStream(SearchStream):
     """Jobs of the configured boards (``GET /storing/jobs`` or ``/jobs/searching``)."""
 
     name = "hrflow_jobs"
+    column_sources: t.ClassVar[ColumnSources] = {
+        "key": (("key",),),
+        "reference": (("reference",),),
+        "board_key": (("board", "key"), ("board_key",)),
+        "board_name": (("board", "name"),),
+        "name": (("name",),),
+        "location_text": (("location", "text"),),
+        "location_lat": (("location", "geopoint", "lat"), ("location", "lat")),
+        "location_lng": (("location", "geopoint", "lon"), ("location", "lng")),
+        "created_at": (("created_at",),),
+        "updated_at": (("updated_at",),),
+    }
     schema = StreamSchema(SCHEMAS)
     objects = "jobs"
     return_flag = "return_job"
@@ -291,6 +323,17 @@ class JobsStream(SearchStream):
 
 class ContainerStream(HrflowStream):
     """A workspace's sources or boards: a short list, synced whole."""
+
+    column_sources: t.ClassVar[ColumnSources] = {
+        "key": (("key",),),
+        "name": (("name",),),
+        "description": (("description",),),
+        "type": (("type",),),
+        "subtype": (("subtype",),),
+        "size": (("stats", "size"),),
+        "created_at": (("created_at",),),
+        "updated_at": (("updated_at",),),
+    }
 
     @override
     def item_record(self, item: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -25,7 +25,7 @@ from tap_hrdata.sources.talentsoft.client import (
     TalentsoftClient,
     parse_frame,
 )
-from tap_hrdata.streams import VendorStream
+from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, label, number, text, utc_timestamp
 
 if t.TYPE_CHECKING:
@@ -119,15 +119,19 @@ class ExportStream(TalentsoftStream):
         return {}
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Page through the export, resuming a broken body after the last record taken."""
         paginator = self.get_new_paginator(context)
         selection = self.selection()
         answered: list[requests.Response] = []
+        first_offset = paginator.position
 
         def read(response: requests.Response) -> Iterator[ExportDocument]:
             answered[:] = [response]
+            announced = paginator.total
             paginator.read_total(response)
+            if announced is None and paginator.total is not None:  # Content-Range: the export's size
+                self.stats.expect_more(records=paginator.total - first_offset)
             yield from self.read_documents(response, paginator)
 
         while not paginator.finished:
@@ -187,6 +191,20 @@ class VacanciesStream(ExportStream):
 
     name = "vacancies"
     primary_keys = ("reference",)
+    column_sources: t.ClassVar[ColumnSources] = {
+        "reference": (("offerDetail", "reference"),),
+        "title": (("offerDetail", "title"), ("offerDetail", "jobDescription", "title")),
+        "status": (("offerDetail", "status"),),
+        "organisation": (("offerDetail", "organisation"),),
+        "location_city": (("offerDetail", "location", "city"),),
+        "location_country": (("offerDetail", "location", "country"), ("offerDetail", "jobDescription", "country")),
+        "location_address": (("offerDetail", "location", "address"),),
+        "location_latitude": (("offerDetail", "location", "latitude"),),
+        "location_longitude": (("offerDetail", "location", "longitude"),),
+        "contract_type": (("offerDetail", "contractType"), ("offerDetail", "jobDescription", "contractType")),
+        "creation_date": (("offerDetail", "creationDate"),),
+        "update_date": (("offerDetail", "updateDate"), ("offerDetail", "modificationDate")),
+    }
     schema = StreamSchema(SCHEMAS)
     export = "vacancies"
     document_entry = "offerdetail"
@@ -233,6 +251,19 @@ class CandidatesStream(ExportStream):
 
     name = "candidates"
     primary_keys = ("id",)
+    column_sources: t.ClassVar[ColumnSources] = {
+        "id": (("candidateDetail", "id"),),
+        "first_name": (("candidateDetail", "firstName"), ("candidateDetail", "personalInformation", "firstName")),
+        "last_name": (("candidateDetail", "lastName"), ("candidateDetail", "personalInformation", "lastName")),
+        "email": (("candidateDetail", "email"), ("candidateDetail", "personalInformation", "email")),
+        "phone": (("candidateDetail", "phone"), ("candidateDetail", "personalInformation", "phoneNumber")),
+        "status": (("candidateDetail", "status"),),
+        "is_employee": (("isEmployee",),),
+        "is_in_progress": (("isInProgress",),),
+        "position_sought": (("candidateDetail", "positionSought", "primaryProfile"),),
+        "creation_date": (("candidateDetail", "creationDate"),),
+        "update_date": (("candidateDetail", "updateDate"), ("candidateDetail", "modificationDate")),
+    }
     schema = StreamSchema(SCHEMAS)
     export = "candidates"
     document_entry = "applicantdetail"
@@ -300,7 +331,7 @@ class CandidateChildStream(InlineChildStream):
         return self._tap.client(TalentsoftClient)
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The records of the candidate frame being emitted."""
         parent = self._tap.streams["candidates"]
         document = parent.current if isinstance(parent, CandidatesStream) else None
@@ -379,6 +410,11 @@ class ReferentialsStream(TalentsoftStream):
 
     name = "referentials"
     primary_keys = ("category", "id")
+    column_sources: t.ClassVar[ColumnSources] = {
+        "id": (("id",), ("code",), ("clientCode",)),
+        "code": (("code",),),
+        "label": (("label",),),
+    }
     schema = StreamSchema(SCHEMAS)
 
     @property
@@ -393,7 +429,7 @@ class ReferentialsStream(TalentsoftStream):
         return HTTPRequest(url=f"{self.client.base_url}/api/v1/referentials/{quote(category, safe='')}")
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The items of one category: a JSON array, or an object's ``items``/``data``."""
         category = (context or {}).get("category")
         if not category:

@@ -43,7 +43,7 @@ from tap_hrdata.sources.youserve.client import (
     listing_filter,
 )
 from tap_hrdata.sources.youserve.downloads import FileDownloader
-from tap_hrdata.streams import VendorStream
+from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import parse_timestamp
 
 if t.TYPE_CHECKING:
@@ -114,6 +114,16 @@ class DeliveredFilesStream(VendorStream):
 
     name = "delivered_files"
     primary_keys = ("file_id",)
+    column_sources: t.ClassVar[ColumnSources] = {
+        "file_id": (("fileId",),),
+        "file_name": (("fileName",),),
+        "file_size": (("fileSize",),),
+        "tenant_id": (("tenantId",),),
+        "business_type_id": (("businessType", "id"),),
+        "business_type_name": (("businessType", "name"),),
+        "publisher_id": (("publisherId",),),
+        "upload_date": (("uploadDate",),),
+    }
     replication_key = "upload_date"
     is_sorted = True
     # Values are compared as dates below; the SDK's string comparison would trip on a
@@ -149,7 +159,7 @@ class DeliveredFilesStream(VendorStream):
         return [{"business_types": ",".join(str(bt) for bt in self.business_types)}]
 
     @override
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Delete what the starting state confirms, then download and emit what follows it."""
         state = self.get_context_state(context)
         confirmed = Confirmed.from_state(state, self.replication_key)
@@ -163,7 +173,7 @@ class DeliveredFilesStream(VendorStream):
         previous: datetime | None = None
         emitted: set[str] = set()
         business_types = (context or {}).get("business_types")
-        for entry in self.iter_listing(odata_filter):
+        for entry in self.iter_listing(odata_filter, downloads=True):
             listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if previous is not None and listed.uploaded < previous:
                 msg = (
@@ -213,13 +223,19 @@ class DeliveredFilesStream(VendorStream):
             state[FILES_AT_BOOKMARK] = {"upload_date": listed.upload_date, "file_ids": [listed.file_id]}
         self.emit_state()
 
-    def iter_listing(self, odata_filter: str) -> Iterator[dict[str, t.Any]]:
-        """Entries of ``GET /files`` for ``odata_filter``, oldest upload first, page by page."""
+    def iter_listing(self, odata_filter: str, *, downloads: bool = False) -> Iterator[dict[str, t.Any]]:
+        """Entries of ``GET /files`` for ``odata_filter``, oldest upload first, page by page.
+
+        ``downloads``: the listing of the files to download, whose ``count`` is the run's total.
+        """
         paginator = ListingPaginator(self.page_size)
         while not paginator.finished:
             request = self.client.listing_request(paginator.current_value, self.page_size, odata_filter)
             # Not counted in stats: this stream's bytes are the files' bytes it stored.
             answer = self.client.call(request, self.read_listing_page, stream=self.name, where="the file listing")
+            count = answer.json().get("count")
+            if downloads and paginator.current_value == 0 and isinstance(count, int) and not isinstance(count, bool):
+                self.stats.expect_more(files=count)
             yield from listing_entries(answer)
             paginator.advance(answer)
 
