@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     vendors = demo_vendors()
     emulator = Emulator(hosts(vendors), port=args.port)
     if args.print_config:
-        print(json.dumps(tap_config(emulator, vendors), indent=2))
+        print(json.dumps(tap_config(emulator, vendors), indent=2), flush=True)
     print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
