@@ -82,6 +82,35 @@ def settings_problems(config: Mapping[str, t.Any], known: Iterable[str], sources
     return problems
 
 
+def _secret_paths() -> dict[str, str]:
+    """``config['talentsoft']['client_secret']`` (as the SDK's messages write a path) -> dotted name."""
+    paths = {}
+    for name, schema in CONFIG_SCHEMA["properties"].items():
+        if schema.get("secret"):
+            paths[f"config[{name!r}]"] = name
+        for sub, sub_schema in schema.get("properties", {}).items():
+            if sub_schema.get("secret"):
+                paths[f"config[{name!r}][{sub!r}]"] = f"{name}.{sub}"
+    return paths
+
+
+def without_secret_values(errors: Iterable[str]) -> list[str]:
+    """The SDK's schema messages, those about a secret setting rewritten without its value.
+
+    The SDK writes ``<value> is not of type 'string' in config[...]``: for a secret that
+    would print the secret itself.
+    """
+    secrets = _secret_paths()
+    cleaned = []
+    for error in errors:
+        path = next((path for path in secrets if error.endswith(f" in {path}")), None)
+        if path is None:
+            cleaned.append(error)
+        else:
+            cleaned.append(f"{secrets[path]} is not a valid value for this secret setting (its value is not shown)")
+    return cleaned
+
+
 def _properties(schema: Mapping[str, t.Any]) -> set[str]:
     return set(schema.get("properties", {}))
 

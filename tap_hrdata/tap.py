@@ -14,7 +14,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
 from tap_hrdata.http.urls import check_transport
-from tap_hrdata.preflight import Preflight, PreflightError, settings_problems
+from tap_hrdata.preflight import Preflight, PreflightError, settings_problems, without_secret_values
 from tap_hrdata.privacy import redaction_problems
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
@@ -51,7 +51,11 @@ class TapHrData(Tap):
         self._clients: dict[type[VendorClient], VendorClient] = {}
         self._preflight_done = False
         self._summaries_logged = False
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:  # the SDK's schema check: its messages may hold a secret
+            errors = without_secret_values(exc.errors or [str(exc)])
+            raise PreflightError(errors[0], errors=errors) from None
 
     @override
     def discover_streams(self) -> list[Stream]:

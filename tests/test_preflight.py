@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_hrdata.tap import TapHrData
 from tests.conftest import current_generation, run_tap_partial
@@ -151,3 +152,50 @@ def test_paid_work_comes_last_so_a_failure_elsewhere_costs_nothing(emulator: Emu
     assert "youserve stream 'delivered_files'" in str(error)
     assert partial.records("vacancies")  # the sources before it ran
     assert vendors["coresignal"].post_count == 0  # Coresignal, the paid one, had not started
+
+
+def every_setting() -> list[tuple[str, dict[str, Any]]]:
+    """Each setting of the schema (dotted for a source's), with its schema."""
+    from tap_hrdata.settings import CONFIG_SCHEMA
+
+    found = []
+    for name, schema in CONFIG_SCHEMA["properties"].items():
+        nested = schema.get("properties")
+        if nested:
+            found += [(f"{name}.{sub}", sub_schema) for sub, sub_schema in nested.items()]
+        else:
+            found.append((name, schema))
+    return found
+
+
+def wrong_value(schema: dict[str, Any]) -> object:
+    """A value the setting's schema refuses: of another type."""
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if "string" in kinds:
+        return 12345 if "enum" not in schema else "not-one-of-the-options"
+    if "integer" in kinds or "number" in kinds:
+        return "not-a-number"
+    if "boolean" in kinds:
+        return "maybe"
+    if "array" in kinds:
+        return "not-a-list"
+    return "not-an-object"
+
+
+@pytest.mark.parametrize(("setting", "schema"), every_setting(), ids=[name for name, _ in every_setting()])
+def test_any_setting_of_any_source_set_wrong_stops_the_run_naming_it(
+    emulator: Emulator, tmp_path: Path, setting: str, schema: dict[str, Any]
+) -> None:
+    config, vendors = every_source(emulator, tmp_path)
+    block, _, name = setting.rpartition(".")
+    value = wrong_value(schema)
+    (config.setdefault(block, {}) if block else config)[name] = value
+    with pytest.raises(ConfigValidationError) as caught:
+        TapHrData(config=config).streams  # noqa: B018  # the settings are checked before any stream runs
+    named = f"['{block}']['{name}']" if block else f"['{name}']"
+    assert any(named in error or setting in error for error in caught.value.errors), caught.value.errors
+    if schema.get("secret"):
+        assert not any(str(value) in error for error in [str(caught.value), *caught.value.errors])
+    assert vendors["coresignal"].post_count == 0
+    assert vendors["youserve"].deleted == []
