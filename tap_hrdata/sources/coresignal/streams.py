@@ -331,7 +331,7 @@ class BulkJobsStream(VendorStream):
         self.emit_state()
         self.resumed_from_journal.add(pending["id"])
         self.logger.info(
-            "coresignal: data request %s is in the journal (a run paid for it and its state never came back); "
+            "coresignal: data request %s is in the journal (paid by an earlier run whose state this run did not get); "
             "resuming it instead of paying again",
             pending["id"],
         )
