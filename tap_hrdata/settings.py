@@ -60,7 +60,40 @@ GLOBAL_SETTINGS = th.PropertiesList(
         "request_timeout_seconds",
         th.NumberType(exclusive_minimum=0),
         default=120,
-        description="Connect and read timeout of every HTTP request, in seconds.",
+        description="Read timeout: the longest wait for the next bytes of an answer's body, in seconds.",
+    ),
+    th.Property(
+        "connect_timeout_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=15,
+        description="The longest wait for a connection to a vendor's server, in seconds.",
+    ),
+    th.Property(
+        "first_byte_timeout_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=60,
+        description="The longest wait, once a request is sent, for the answer to begin (its status line), in seconds.",
+    ),
+    th.Property(
+        "request_deadline_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=600,
+        description="The longest one attempt of a request whose answer is read whole (a page, a token) may take, "
+        "in seconds. Streamed bodies (exports, files) are held to min_bytes_per_second instead.",
+    ),
+    th.Property(
+        "min_bytes_per_second",
+        th.NumberType(exclusive_minimum=0),
+        default=1024,
+        description="A body slower than this (each 64 KiB piece within max(request_timeout_seconds, 64 KiB / this)) "
+        "is cut and asked for again from where it stopped.",
+    ),
+    th.Property(
+        "retry_budget_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=300,
+        description="The longest time one request may spend in failed attempts in a row (waits between attempts "
+        "not counted) before the run stops with an error.",
     ),
 )
 

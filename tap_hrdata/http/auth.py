@@ -10,6 +10,8 @@ asks partners for exactly that (one token per session, renewed only when it expi
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 import typing as t
 from datetime import datetime, timedelta, timezone
@@ -27,6 +29,10 @@ if t.TYPE_CHECKING:
     import requests
 
     from tap_hrdata.http.client import VendorClient
+
+#: What an access token may hold: visible ASCII, no space (RFC 6750's b64token and the
+#: opaque tokens vendors issue). Anything else could not travel in a header.
+TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")
 
 
 class SourceAuthenticator(t.Protocol):
@@ -207,8 +213,10 @@ class ClientCredentials(OAuthAuthenticator):
         self._renewed_for_rejection = False
 
     def secrets(self) -> Iterable[str]:
-        """The client secret and the token in use."""
-        return tuple(value for value in (self.client_secret, self.access_token) if value)
+        """The client secret, the token in use, and ``client_id:client_secret`` as HTTP Basic writes it."""
+        pair = f"{self.client_id}:{self.client_secret}".encode()
+        basic = (base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode())
+        return tuple(value for value in (self.client_secret, self.access_token, *basic) if value)
 
     @override
     def update_access_token(self) -> None:
@@ -224,8 +232,15 @@ class ClientCredentials(OAuthAuthenticator):
             )
         )
         token = payload.get("access_token") if isinstance(payload, dict) else None
-        if not isinstance(token, str) or not token:
+        if not isinstance(token, str) or not token.strip():
             msg = f"{self.source}: the token endpoint answered without an access_token"
+            raise FatalAPIError(msg)
+        token = token.strip()  # a trailing newline would make every request fail (and print the token)
+        if not TOKEN_CHARACTERS.fullmatch(token):
+            msg = (
+                f"{self.source}: the token endpoint answered an access_token ({len(token)} characters) with "
+                "characters a request header cannot carry; it is not used"
+            )
             raise FatalAPIError(msg)
         self.access_token = token
         self.expires_in = integer(payload.get("expires_in")) or None

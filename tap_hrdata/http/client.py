@@ -30,11 +30,14 @@ from collections import Counter
 from http import HTTPStatus
 
 import requests
+from requests.structures import CaseInsensitiveDict
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
 from tap_hrdata.http.redaction import excerpt, request_line, request_secrets, without_query
+from tap_hrdata.http.redirects import NEUTRAL_HEADERS, RedirectRefused, next_hop
 from tap_hrdata.http.retry import RETRIABLE, BrokenBodyError, RetryPolicy, TokenRejectedError
+from tap_hrdata.http.stalls import BodyLimits, BodyWatch, WatchedAdapter, WatchedResponse
 from tap_hrdata.http.throttle import Unthrottled
 from tap_hrdata.jsondecode import decode_json
 from tap_hrdata.settings import global_settings, secret_settings, source_settings
@@ -119,9 +122,22 @@ class VendorClient(abc.ABC):
         self.settings = source_settings(config, self.source)
         #: Called once, before the first request of the run (the tap's preflight).
         self._before_first_send = before_first_send
-        self.timeout = float(global_settings(config)["request_timeout_seconds"])
+        conduct = global_settings(config)
+        #: (connect, first byte) of every send; the read timeout is set once the headers are in.
+        self.timeout = (float(conduct["connect_timeout_seconds"]), float(conduct["first_byte_timeout_seconds"]))
+        self.request_deadline = float(conduct["request_deadline_seconds"])
+        self.retry_budget = float(conduct["retry_budget_seconds"])
         self.logger = logger
         self.session = requests.Session()
+        adapter = WatchedAdapter(
+            BodyWatch(),
+            BodyLimits(
+                read_timeout=float(conduct["request_timeout_seconds"]),
+                min_bytes_per_second=float(conduct["min_bytes_per_second"]),
+            ),
+        )
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         self._configured_secrets = [
             str(self.settings[name]) for name in secret_settings(self.source) if self.settings.get(name)
         ]
@@ -193,11 +209,18 @@ class VendorClient(abc.ABC):
         """Send ``request`` and return ``read(response)``, the body read inside the retry.
 
         ``answers`` are error statuses that are answers for this call (a 404 to a DELETE of
-        a file already gone), handed to ``read`` like a success.
+        a file already gone), handed to ``read`` like a success. The body must be read
+        within ``request_deadline_seconds`` of the answer's start.
         """
+
+        def read_whole(response: requests.Response) -> tuple[T]:
+            if isinstance(response, WatchedResponse):
+                response.deadline = response.started + self.request_deadline
+            return (read(response),)
+
         results = self.body(
             lambda: request,
-            lambda response: (read(response),),
+            read_whole,
             stream=stream,
             where=where,
             answers=answers,
@@ -231,14 +254,16 @@ class VendorClient(abc.ABC):
         ``where`` names the operation in messages (``export at offset 40``).
         """
         failures = 0
+        failing = 0.0  # seconds spent in failed attempts since the last progress
         while True:
             sent: requests.PreparedRequest | None = None
+            attempt_started = time.monotonic()
             try:
                 response = self._send(open_request(), stream, answers=answers, authenticate=authenticate)
                 sent = response.request
                 try:
                     for item in read(response):
-                        failures = 0  # progress: a later failure starts a new count
+                        failures, failing = 0, 0.0  # progress: a later failure starts a new count
                         yield item
                         # Let go of it before the next is read: an export document holds its frame,
                         # whose buffer the frame reader reuses only once nothing refers to it.
@@ -249,9 +274,15 @@ class VendorClient(abc.ABC):
                 raise FatalAPIError(f"{self.where(stream, where)}: {exc}") from exc
             except RETRIABLE as exc:
                 failures += 1
+                failing += time.monotonic() - attempt_started
                 reason = self._reason(exc, sent)
-                if failures >= self.max_tries:
-                    msg = f"{self.where(stream, where)}: {reason} (gave up after {failures} attempts)"
+                if failures >= self.max_tries or failing >= self.retry_budget:
+                    spent = (
+                        f"{failures} attempts"
+                        if failures >= self.max_tries
+                        else f"{failures} attempts in {failing:.1f}s"
+                    )
+                    msg = f"{self.where(stream, where)}: {reason} (gave up after {spent})"
                     # The message is the redacted reason; a chained exception would print unredacted text.
                     raise FatalAPIError(msg) from None
                 wait = self.retry_wait(failures, exc)
@@ -366,11 +397,9 @@ class VendorClient(abc.ABC):
         )
         if authenticate:
             prepared = self.authenticator.authenticate_request(prepared)
-        self.throttle.before_send()
-        self.calls[stream or ""] += 1
-        response = self.session.send(prepared, timeout=self.timeout, stream=True)
+        response = self._send_following_redirects(prepared, stream, authenticate=authenticate)
+        prepared = response.request
         status = response.status_code
-        self.throttle.answered(status)
         if status < HTTPStatus.BAD_REQUEST or status in answers:
             if authenticate:
                 self.authenticator.note_accepted()
@@ -383,3 +412,39 @@ class VendorClient(abc.ABC):
         if status in self.retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(message, response)
         raise AnswerError(message)
+
+    def _send_following_redirects(
+        self, prepared: requests.PreparedRequest, stream: str | None, *, authenticate: bool
+    ) -> requests.Response:
+        """Send, and follow the redirects :func:`~tap_hrdata.http.redirects.next_hop` allows.
+
+        requests would follow them itself, re-sending a token request's form (the client
+        secret) or a key header to wherever a server points; here each hop is judged first.
+        """
+        hops = 0
+        while True:
+            self.throttle.before_send()
+            self.calls[stream or ""] += 1
+            response = self.session.send(prepared, timeout=self.timeout, stream=True, allow_redirects=False)
+            self.throttle.answered(response.status_code)
+            try:
+                hop = next_hop(prepared, response, token=not authenticate, hops=hops)
+            except RedirectRefused as exc:
+                response.close()
+                raise AnswerError(f"{request_line(prepared)} was {exc}") from None
+            if hop is None:
+                return response
+            response.close()
+            hops += 1
+            follow = prepared.copy()
+            follow.prepare_method(hop.method)
+            follow.prepare_url(hop.url, None)
+            if not hop.keeps_body:
+                follow.body = None
+                for name in ("Content-Length", "Content-Type"):
+                    follow.headers.pop(name, None)
+            if not hop.same_origin:  # to another origin: no credential, no source header
+                follow.headers = CaseInsensitiveDict(
+                    {name: value for name, value in follow.headers.items() if name.lower() in NEUTRAL_HEADERS}
+                )
+            prepared = follow

@@ -49,7 +49,12 @@ def request_secrets(request: requests.PreparedRequest | None) -> list[str]:
 
 
 def redact(text: str, secrets: t.Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``<redacted>``: raw, URL-encoded or JSON-escaped."""
+    """``text`` with every secret replaced by ``<redacted>``.
+
+    In every form a server or an error may write it: raw, URL-encoded (``%2F`` or ``+``),
+    JSON-escaped (with and without PHP's escaped slash), Python-escaped, trimmed. (Base64 of
+    ``id:secret`` is among the secrets the OAuth authenticator lists.)
+    """
     forms: set[str] = set()
     for secret in secrets:
         if len(secret) < _MIN_SECRET_CHARS:
@@ -57,6 +62,8 @@ def redact(text: str, secrets: t.Iterable[str]) -> str:
         escaped = json.dumps(secret)[1:-1]
         forms.update((secret, quote(secret, safe=""), quote_plus(secret, safe=""), escaped))
         forms.add(escaped.replace("/", "\\/"))  # PHP's json_encode escapes "/"
+        forms.add(repr(secret)[1:-1])  # as Python writes it in an error (b'Bearer abc\n')
+        forms.add(secret.strip())  # what is left of it once a server or a header trims it
     for form in sorted(forms, key=len, reverse=True):  # the longest first: a secret holding another is cut whole
         text = text.replace(form, REDACTED)
     return text

@@ -54,6 +54,8 @@ class Response:
     middle of a body); ``stall_seconds`` sleeps before the body (a stalled server), or after
     ``stall_after`` body bytes when that is set (a server that stalls mid-body);
     ``stall_headers_seconds`` sleeps before the status line (a server that never answers).
+    ``trickle_bytes_per_second`` sends the body one byte at a time at that rate once
+    ``trickle_after`` bytes are out (a link that never quite stops).
     """
 
     status: int = 200
@@ -64,6 +66,8 @@ class Response:
     stall_seconds: float = 0.0
     stall_after: int | None = None
     stall_headers_seconds: float = 0.0
+    trickle_bytes_per_second: float | None = None
+    trickle_after: int = 0
 
     @classmethod
     def json(cls, status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
@@ -103,6 +107,9 @@ class Fault:
     stall_after: int | None = None
     stall_headers_seconds: float = 0.0
     echo: bool = False
+    #: Send the body one byte at a time at this rate, after ``trickle_after`` bytes.
+    trickle_bytes_per_second: float | None = None
+    trickle_after: int = 0
     #: Also match the raw query string (``offset=10&``): one page of a listing, not all.
     query_regex: str | None = None
     #: The request that fired the fault last (set by :meth:`Faults.take`, read by ``echo``).
@@ -163,6 +170,9 @@ class Faults:
                 response.stall_after = fault.stall_after
             if fault.stall_headers_seconds:
                 response.stall_headers_seconds = fault.stall_headers_seconds
+            if fault.trickle_bytes_per_second:
+                response.trickle_bytes_per_second = fault.trickle_bytes_per_second
+                response.trickle_after = fault.trickle_after
         return response
 
     @staticmethod
@@ -260,6 +270,9 @@ class _Handler(BaseHTTPRequestHandler):
                         time.sleep(response.stall_seconds)
                         stall_at = None
                         piece, sent = piece[cut:], sent + cut
+                    if response.trickle_bytes_per_second and sent + len(piece) > response.trickle_after:
+                        self._trickle(bytes(piece), sent, response)
+                        return
                     if response.abort_after is not None and sent + len(piece) > response.abort_after:
                         cut = response.abort_after - sent
                         self._write(piece[:cut], chunked=response.chunked)
@@ -271,6 +284,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _trickle(self, piece: bytes, sent: int, response: Response) -> None:
+        """Send ``piece`` (from body offset ``sent``) fast up to ``trickle_after``, then a byte at a time.
+
+        Until the client hangs up: the rest of the body is never sent faster.
+        """
+        import time
+
+        cut = max(response.trickle_after - sent, 0)
+        self._write(piece[:cut], chunked=response.chunked)
+        self.wfile.flush()
+        for index in range(cut, len(piece)):
+            time.sleep(1 / (response.trickle_bytes_per_second or 1))
+            self._write(piece[index : index + 1], chunked=response.chunked)
+            self.wfile.flush()
+        self.close_connection = True  # the rest of the body never comes: the client must hang up
 
     def _pieces(self, part: bytes, rng: random.Random) -> Iterable[bytes]:
         size = self.server.piece_bytes

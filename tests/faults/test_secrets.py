@@ -14,16 +14,18 @@ process with pytest's log capture; this one covers what only a real process show
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.conftest import mount, run_tap_partial
+from tests.conftest import mount, run_tap, run_tap_partial
 from tests.emulator.__main__ import tap_config
 from tests.emulator.server import Fault, Response
 from tests.faults.conftest import POLL, make_vendor, setup_source
@@ -35,16 +37,33 @@ if TYPE_CHECKING:
 
 
 def secrets_of(vendor: Any) -> list[str]:
-    """Every credential of a vendor: configured secrets and the tokens it issued."""
+    """Every credential of a vendor: configured secrets, the tokens it issued, HTTP Basic's ``id:secret``."""
     names = ("client_secret", "api_key", "api_token", "connect_client_secret")
     values = [getattr(vendor, name, None) for name in names]
-    values += list(getattr(vendor, "issued_tokens", []))
+    values += [token.strip() for token in getattr(vendor, "issued_tokens", [])]
+    client_id, client_secret = getattr(vendor, "client_id", None), getattr(vendor, "client_secret", None)
+    if client_id and client_secret:
+        pair = f"{client_id}:{client_secret}".encode()
+        values += [base64.b64encode(pair).decode(), base64.urlsafe_b64encode(pair).decode()]
     return [value for value in values if value]
 
 
+def encodings(secret: str) -> set[str]:
+    """Every form a server or an error may write a secret in."""
+    escaped = json.dumps(secret)[1:-1]
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        escaped,
+        escaped.replace("/", "\\/"),  # PHP's json_encode
+        repr(secret)[1:-1],
+    }
+
+
 def leaks(text: str, secrets: list[str]) -> list[str]:
-    """The secrets found in ``text`` (first and last characters only, for the message)."""
-    return [f"{s[:3]}...{s[-3:]}" for s in secrets if s in text]
+    """The secrets found in ``text``, in any encoding (first and last characters only, for the message)."""
+    return [f"{s[:3]}...{s[-3:]}" for s in secrets if any(form in text for form in encodings(s))]
 
 
 def test_a_whole_sync_with_faults_at_debug_level_writes_no_secret(emulator: Emulator, tmp_path: Path) -> None:
@@ -166,3 +185,96 @@ def test_an_hrflow_answer_echoing_the_api_key_does_not_show_it(emulator: Emulato
     assert "hrflow stream 'hrflow_profiles': GET /hrflow/storing/profiles answered HTTP 200" in str(error)
     assert setup.vendor.api_key not in str(error)
     assert "<redacted>" in str(error)
+
+
+# ---- issue 14: tokens that arrive with whitespace, secrets echoed in other encodings, secrets of the wrong type
+
+
+def rewrite_tokens(vendor: Any, token_path: str, change: Any) -> None:
+    """``vendor``'s token answers pass through ``change(access_token)``."""
+    original = vendor.handle
+
+    def handle(request: Any) -> Response:
+        answer = original(request)
+        if request.path == token_path and answer.status == 200 and isinstance(answer.body, bytes):
+            payload = json.loads(answer.body)
+            payload["access_token"] = change(payload["access_token"])
+            return Response.json(200, payload)
+        return answer
+
+    vendor.handle = handle
+
+
+TOKEN_PATHS = {"talentsoft": "/api/token", "youserve": "/authentication/token"}
+
+
+@pytest.mark.parametrize("source", sorted(TOKEN_PATHS))
+def test_a_token_with_a_trailing_newline_is_trimmed_and_works(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str
+) -> None:
+    setup = setup_source(emulator, source, tmp_path)
+    rewrite_tokens(setup.vendor, TOKEN_PATHS[source], lambda token: f"{token}\n")
+    with caplog.at_level(logging.DEBUG):
+        result = run_tap(setup.config)
+    assert result.records(next(iter(setup.expected())))  # every request carried the trimmed token
+    assert not leaks(caplog.text + result.text(), secrets_of(setup.vendor))
+
+
+@pytest.mark.parametrize("source", sorted(TOKEN_PATHS))
+def test_a_token_no_header_can_carry_is_a_clear_error_without_the_token(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str
+) -> None:
+    setup = setup_source(emulator, source, tmp_path)
+    rewrite_tokens(setup.vendor, TOKEN_PATHS[source], lambda token: f"{token[:8]} \x01{token[8:]}")
+    with caplog.at_level(logging.DEBUG):
+        partial, error = run_tap_partial(setup.config)
+    assert f"{source}: the token endpoint answered an access_token" in str(error)
+    assert "characters a request header cannot carry" in str(error)
+    issued = [t[8:] for t in setup.vendor.issued_tokens]  # the part after the injected characters
+    assert not any(part in str(error) + caplog.text + partial.text() for part in issued)
+
+
+ECHOED_SECRET = "ts/S3cr3t+Val/ue=="  # "/" and "+": every encoding differs
+
+
+def test_a_secret_echoed_in_any_encoding_is_cut(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token endpoint refuses the client, quoting its secret as PHP, a form and HTTP Basic write it."""
+    setup = setup_source(emulator, "talentsoft", tmp_path, client_secret=ECHOED_SECRET)
+    basic = base64.b64encode(f"{setup.vendor.client_id}:{ECHOED_SECRET}".encode()).decode()
+    body = (
+        '{"error": "invalid_client", "client_secret": "ts\\/S3cr3t+Val\\/ue==", '
+        f'"form": "client_secret={quote_plus(ECHOED_SECRET)}", "authorization": "Basic {basic}"}}'
+    ).encode()
+    original = setup.vendor.handle
+    setup.vendor.handle = lambda request: (
+        Response(400, body=body, headers={"Content-Type": "application/json"})
+        if request.path == "/api/token"
+        else original(request)
+    )
+    with caplog.at_level(logging.DEBUG):
+        partial, error = run_tap_partial(setup.config)
+    assert "POST /ts/api/token failed with HTTP 400" in str(error)
+    assert "invalid_client" in str(error)  # the excerpt is shown ...
+    for name, text in (("error", str(error)), ("logs", caplog.text), ("output", partial.text())):
+        assert not leaks(text, secrets_of(setup.vendor)), f"{name} shows {leaks(text, secrets_of(setup.vendor))}"
+    assert str(error).count("<redacted>") >= 3  # ... cut where each form of the secret was
+
+
+def test_a_secret_of_the_wrong_type_is_named_never_shown(emulator: Emulator, tmp_path: Path) -> None:
+    setup = setup_source(emulator, "talentsoft", tmp_path)
+    setup.config["talentsoft"]["client_secret"] = 987654321987
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(setup.config))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_hrdata", "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "talentsoft.client_secret" in done.stderr
+    assert "987654321987" not in done.stdout + done.stderr
+    assert setup.vendor.token_requests == 0

@@ -14,6 +14,7 @@ the same faults across every endpoint.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -276,7 +277,8 @@ def test_a_stalled_answer_times_out_and_is_retried(
 ) -> None:
     source, _, path, method = endpoint
     setup = setup_source(emulator, source, tmp_path)
-    setup.config["request_timeout_seconds"] = TIMEOUT
+    setup.config["request_timeout_seconds"] = TIMEOUT  # between bytes of a body
+    setup.config["first_byte_timeout_seconds"] = TIMEOUT  # for the status line
     arm(setup, path, method, **STALLS[how])
     started = time.monotonic()
     result = run_tap(setup.config)
@@ -288,7 +290,7 @@ def test_a_stalled_answer_times_out_and_is_retried(
 @pytest.mark.parametrize("source", SOURCES)
 def test_a_server_that_never_answers_is_a_clear_error(emulator: Emulator, tmp_path: Path, source: str) -> None:
     setup = setup_source(emulator, source, tmp_path)
-    setup.config["request_timeout_seconds"] = 0.2
+    setup.config["first_byte_timeout_seconds"] = 0.2
     path, method = MAIN_ENDPOINT[source]
     stream, shown_path = MAIN_STREAM[source]
     arm(setup, path, method, stall_headers_seconds=1.0, times=100)
@@ -351,3 +353,91 @@ def test_records_repeated_across_pages_are_emitted_once(
     result = run_tap(setup.config)
     assert setup.vendor.faults.fired["duplicate"] > 2
     assert_exactly_once(result, setup)
+
+
+# ---- bodies that trickle, answers that never come: deadlines and budgets (issue 14) ----------
+
+#: A body under this rate is cut, judged over windows of max(0.3 s, 2 x piece / 2 MB/s): 1 s for 1 MiB pieces.
+FAST_LINK = {"min_bytes_per_second": 2_000_000, "request_timeout_seconds": 0.3}
+TRICKLED_ENDPOINTS = [
+    ("talentsoft", "candidates export", r"/api/exports/v1/candidates$", "GET"),
+    ("hrflow", "profiles page", r"^/storing/profiles$", "GET"),
+    ("youserve", "file chunk", "<big file>", "GET"),
+    ("coresignal", "gzip file", r"/files/json/", "GET"),
+]
+
+
+@pytest.mark.parametrize("endpoint", TRICKLED_ENDPOINTS, ids=lambda e: f"{e[0]}-{e[1].replace(' ', '_')}")
+def test_a_body_that_trickles_is_cut_and_asked_for_again(
+    emulator: Emulator, tmp_path: Path, endpoint: tuple[str, str, str, str]
+) -> None:
+    """One byte every 50 ms never trips a read timeout; the minimum rate cuts it."""
+    source, _, path, method = endpoint
+    setup = setup_source(emulator, source, tmp_path)
+    setup.config.update(FAST_LINK)
+    arm(setup, path, method, trickle_bytes_per_second=20, trickle_after=100)
+    started = time.monotonic()
+    result = run_tap(setup.config)
+    assert time.monotonic() - started < 10  # the trickle alone would take minutes
+    assert setup.vendor.faults.fired["transport"] == 1
+    assert_exactly_once(result, setup)
+
+
+def test_a_body_that_always_trickles_ends_in_an_error_naming_the_path(emulator: Emulator, tmp_path: Path) -> None:
+    setup = setup_source(emulator, "hrflow", tmp_path)
+    setup.config.update(FAST_LINK)
+    arm(setup, r"^/storing/profiles$", "GET", trickle_bytes_per_second=20, trickle_after=10, times=100)
+    _, error = run_tap_partial(setup.config)
+    message = str(error)
+    assert "hrflow stream 'hrflow_profiles'" in message
+    assert "GET /hrflow/storing/profiles" in message
+    assert re.search(r"answered HTTP 200; the body was cut: it sent \d+ bytes in 0.3s", message), message
+    assert "gave up after" in message
+
+
+def test_a_page_slower_than_the_request_deadline_is_cut(emulator: Emulator, tmp_path: Path) -> None:
+    """Fast enough for the minimum rate, but a page read whole must be done within the deadline."""
+    setup = setup_source(emulator, "hrflow", tmp_path)
+    setup.config.update(min_bytes_per_second=1, request_timeout_seconds=5, request_deadline_seconds=0.5)
+    arm(setup, r"^/storing/profiles$", "GET", trickle_bytes_per_second=400, trickle_after=10)
+    started = time.monotonic()
+    result = run_tap(setup.config)
+    assert time.monotonic() - started < 10
+    assert setup.vendor.faults.fired["transport"] == 1
+    assert_exactly_once(result, setup)
+
+
+def test_a_host_that_never_answers_fails_within_the_retry_budget(emulator: Emulator, tmp_path: Path) -> None:
+    setup = setup_source(emulator, "talentsoft", tmp_path)
+    setup.config.update(first_byte_timeout_seconds=0.4, retry_budget_seconds=1.0)
+    arm(setup, r"/api/exports/v1/candidates$", "GET", stall_headers_seconds=3.0, times=100)
+    started = time.monotonic()
+    _, error = run_tap_partial(setup.config)
+    elapsed = time.monotonic() - started
+    assert elapsed < 4  # 6 attempts of the first-byte timeout would be more; the budget stops it first
+    message = str(error)
+    assert "GET /ts/api/exports/v1/candidates" in message
+    assert re.search(r"gave up after [2-5] attempts in \d\.\ds", message), message
+
+
+def test_first_byte_and_read_timeouts_are_separate(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pause mid-body shorter than the read timeout is fine even when longer than the first-byte one."""
+    setup = setup_source(emulator, "hrflow", tmp_path)
+    setup.config.update(first_byte_timeout_seconds=0.3, request_timeout_seconds=3)
+    arm(setup, r"^/storing/profiles$", "GET", stall_seconds=0.8, stall_after=10)
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(setup.config)
+    assert setup.vendor.faults.fired["transport"] == 1
+    assert "retry 1" not in caplog.text
+    assert_exactly_once(result, setup)
+
+    caplog.clear()
+    arm(setup, r"^/storing/profiles$", "GET", stall_headers_seconds=0.8)  # but waiting for the answer is not
+    with caplog.at_level(logging.WARNING):
+        again = run_tap(setup.config)
+    assert setup.vendor.faults.fired["transport"] == 2
+    assert "retry 1" in caplog.text
+    assert "timed out" in caplog.text.lower()
+    assert_exactly_once(again, setup)

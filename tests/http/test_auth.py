@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -46,7 +47,20 @@ def test_a_token_is_renewed_shortly_before_it_expires() -> None:
     assert auth.authenticate_request(request()).headers["Authorization"] == "Bearer t2"
     assert auth.token_requests == 2
     assert "secret-xyz" not in repr(auth)
-    assert set(auth.secrets()) == {"secret-xyz", "t2"}
+    basic = base64.b64encode(b"id:secret-xyz").decode()  # as HTTP Basic would write the pair
+    assert set(auth.secrets()) == {"secret-xyz", "t2", basic}
+
+
+@pytest.mark.parametrize("token", ["t1\n", " t1 ", "t1\r\n"])
+def test_a_token_is_trimmed_when_it_arrives(token: str) -> None:
+    assert oauth([{"access_token": token}]).authenticate_request(request()).headers["Authorization"] == "Bearer t1"
+
+
+@pytest.mark.parametrize("token", ["t 1", "t\x001", "tök"])
+def test_a_token_no_header_can_carry_is_refused_without_showing_it(token: str) -> None:
+    with pytest.raises(FatalAPIError, match="characters a request header cannot carry") as caught:
+        oauth([{"access_token": token}]).authenticate_request(request())
+    assert token not in str(caught.value)
 
 
 @pytest.mark.parametrize("answer", [{}, {"access_token": ""}, {"access_token": 42}, ["t"]])
