@@ -84,8 +84,22 @@ SEARCHING_OFF_MESSAGE = "Forbidden: the Searching API is not enabled for this wo
 #: Body faults: ``body_code`` (HTTP 200 with ``code`` params["code"], default 500), ``not_json``
 #: (an HTML page, HTTP params["status"]), ``lie_meta`` (``maxPage`` and ``total`` too large),
 #: ``non_utf8`` (a Latin-1 byte in the first item's text), ``duplicate`` (a page after the
-#: first starts with the last item of the page before, as when the sorted list moved).
-BODY_FAULT_KINDS = ("body_code", "not_json", "lie_meta", "non_utf8", "duplicate")
+#: first starts with the last item of the page before, as when the sorted list moved),
+#: ``short_max_page`` (``meta.maxPage`` is params["max_page"], default the page asked: "this is the
+#: last page", as a stale count says; ``meta.total`` too when params["total"] is given),
+#: ``empty_page`` (the page comes back with no item, its ``meta`` as it would be: a transient glitch),
+#: ``no_total`` (``meta`` without ``total``, as some answers give it).
+#: Arm them with ``query_regex`` (``r"(^|&)page=2(&|$)"``) for one page, ``times=1`` for a one-time glitch.
+BODY_FAULT_KINDS = (
+    "body_code",
+    "not_json",
+    "lie_meta",
+    "non_utf8",
+    "duplicate",
+    "short_max_page",
+    "empty_page",
+    "no_total",
+)
 
 # Raw bytes put into a text field by the "non_utf8" fault: a Latin-1 "é" and a lone 0xFF.
 NON_UTF8_BYTES = b"Ren\xe9 \xff\xfe"
@@ -405,6 +419,12 @@ class HrflowEmulator:
             _lie_meta(payload, fault)
         if kind == "duplicate" and payload["code"] == 200:
             self._duplicate(request, payload)
+        if kind == "short_max_page" and payload["code"] == 200:
+            _short_max_page(payload, request, fault)
+        if kind == "empty_page" and payload["code"] == 200:
+            _empty_page(payload)
+        if kind == "no_total" and payload["code"] == 200:
+            payload["meta"].pop("total", None)
         marked = kind == "non_utf8" and payload["code"] == 200 and _mark_non_utf8(payload)
         response = _encode(status, payload)
         if marked:
@@ -1080,6 +1100,27 @@ def _lie_meta(payload: dict[str, Any], fault: Fault | None) -> None:
     per_page = max(meta["count"], 1)
     meta["maxPage"] += extra
     meta["total"] += extra * per_page
+
+
+def _short_max_page(payload: dict[str, Any], request: Request, fault: Fault | None) -> None:
+    """Say fewer pages (and, with params["total"], fewer items) than there are: a stale count."""
+    page = request.arg("page", "1") or "1"
+    meta = payload["meta"]
+    meta["maxPage"] = _int_param(fault, "max_page", int(page) if page.isdigit() else 1)
+    if fault is not None and "total" in fault.params:
+        meta["total"] = _int_param(fault, "total", meta["total"])
+
+
+def _empty_page(payload: dict[str, Any]) -> None:
+    """Drop the page's items, its meta unchanged but ``count``: a page that comes back empty once."""
+    data = payload["data"]
+    if isinstance(data, dict):
+        for name in ("profiles", "jobs"):
+            if isinstance(data.get(name), list):
+                data[name] = []
+    elif isinstance(data, list):
+        payload["data"] = []
+    payload["meta"]["count"] = 0
 
 
 def _mark_non_utf8(payload: dict[str, Any]) -> bool:

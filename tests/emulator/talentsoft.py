@@ -74,7 +74,8 @@ BODY_FAULT_KINDS = frozenset(
         "bad_json",  # frame k's JSON entry is not valid JSON
         "missing_offset",  # document k has no "offset"
         "missing_id",  # document k has no candidateDetail.id (offerDetail.reference)
-        "lie_total",  # Content-Range total is params["extra"] (default 1) too large
+        "lie_total",  # Content-Range total is params["extra"] (default 1) too large, or params["total"]
+        # when given (an understated total: "0-9/5" with 35 records)
         "duplicate",  # the first record of the page is served twice (params: previous=1: the
         # record before the page is served first, as when page boundaries overlap)
         "hostile_entries",  # frame k also holds entries "../../x", "/etc/x", "..\\x", "C:/x"
@@ -714,7 +715,7 @@ class TalentsoftEmulator:
         served = max(0, min(limit, total - offset))
         reported = total
         if fault is not None and fault.kind == "lie_total":
-            reported += _int_param(fault.params, "extra", 1)
+            reported = _int_param(fault.params, "total", total + _int_param(fault.params, "extra", 1))
         content_range = f"{offset}-{offset + served - 1}/{reported}" if served else f"*/{reported}"
         with self._lock:
             self.export_calls.append((kind, offset, limit, filter_text))

@@ -147,11 +147,85 @@ def test_empty_source_costs_one_call(emulator: Emulator, vendor: HrflowEmulator)
     assert vendor.calls[PROFILES] == 1
 
 
-def test_lying_max_page_stops_at_the_empty_page(emulator: Emulator, vendor: HrflowEmulator) -> None:
+def test_lying_max_page_stops_at_the_empty_page(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
     vendor.faults.add(Fault(path_regex=PROFILES, kind="lie_meta", times=10))
     result = run_tap(hf_config(emulator, vendor, page_size=30))
     assert len(result.records("hrflow_profiles")) == 65
     assert pages(vendor, PROFILES) == [1, 2, 3, 4]  # page 4 is empty, whatever maxPage says
+    # Page 3 is short while meta.total says 80: page 4 is asked, and its answer (empty, total 68 of
+    # places up to 90) agrees that the list ended. The bookmark moves; nothing to warn about.
+    newest = max(parse_timestamp(p["updated_at"]) for p in vendor.profiles())
+    bookmark = result.last_state["bookmarks"]["hrflow_profiles"]["replication_key_value"]
+    assert parse_timestamp(bookmark) == newest
+    assert "read to its end" not in caplog.text
+
+
+def test_a_total_beyond_the_last_page_read_keeps_the_bookmark(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A list that cannot be paged to its end (a search index serving fewer items than its total):
+    paging ends, the run warns, and the bookmark does not move past what was not read."""
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="lie_meta", params={"extra_pages": 20}, times=10))
+    result = run_tap(hf_config(emulator, vendor, page_size=20))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4, 5]  # 4 is short, 5 empty, while meta.total says 85
+    assert "replication_key_value" not in result.last_state["bookmarks"]["hrflow_profiles"]
+    assert "hrflow stream 'hrflow_profiles': the list may not have been read to its end" in caplog.text
+    assert "page 4 held 5 of 20 items, then page 5 came back empty, while meta.total says 85" in caplog.text
+
+
+def test_a_list_that_grows_during_the_run_is_still_read_to_a_confirmed_end(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A profile added between page 1 and page 2 shifts the list and makes meta.total 66: the last
+    answer still reaches its total (by its place in the list), so the bookmark moves, with no warning."""
+    original = vendor.handle
+    added: list[str] = []
+
+    def handle(request: Request) -> Response:
+        if request.path == PROFILES and request.arg("page") == "2" and not added:
+            added.append(vendor.add_profile("src-a")["key"])
+        return original(request)
+
+    vendor.handle = handle
+    result = run_tap(hf_config(emulator, vendor, page_size=20))
+    keys = [p["key"] for p in result.records("hrflow_profiles")]
+    assert len(keys) == len(set(keys)) == 65  # the added profile is newer than page 1: the next run's
+    assert added[0] not in keys
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4]
+    assert "replication_key_value" in result.last_state["bookmarks"]["hrflow_profiles"]
+    assert "read to its end" not in caplog.text
+
+
+def test_a_full_last_page_reaching_meta_total_costs_no_extra_call(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    result = run_tap(hf_config(emulator, vendor, page_size=13))  # 65 profiles: 5 full pages
+    assert len(result.records("hrflow_profiles")) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4, 5]
+    assert "replication_key_value" in result.last_state["bookmarks"]["hrflow_profiles"]
+
+
+def test_without_meta_total_a_second_answer_confirms_the_end(
+    emulator: Emulator, vendor: HrflowEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No total to check against: a full page at meta.maxPage is confirmed by the (empty) page after it."""
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="no_total", times=100))
+    result = run_tap(hf_config(emulator, vendor, page_size=13))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4, 5, 6]
+    newest = max(parse_timestamp(p["updated_at"]) for p in vendor.profiles())
+    bookmark = result.last_state["bookmarks"]["hrflow_profiles"]["replication_key_value"]
+    assert parse_timestamp(bookmark) == newest
+    assert "read to its end" not in caplog.text
+
+
+def test_without_meta_total_a_short_page_is_the_end(emulator: Emulator, vendor: HrflowEmulator) -> None:
+    vendor.faults.add(Fault(path_regex=PROFILES, kind="no_total", times=100))
+    result = run_tap(hf_config(emulator, vendor, page_size=20))
+    assert len(result.records("hrflow_profiles")) == 65
+    assert pages(vendor, PROFILES) == [1, 2, 3, 4]  # page 4 holds 5 of 20
+    assert "replication_key_value" in result.last_state["bookmarks"]["hrflow_profiles"]
 
 
 def test_no_source_keys_means_no_profile_request(

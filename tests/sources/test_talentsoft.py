@@ -67,6 +67,27 @@ def test_full_sync(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Pat
     assert bookmarks["candidates"]["replication_key_value"] == 11
 
 
+def test_a_full_last_page_asks_once_more_whatever_content_range_says(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path
+) -> None:
+    """25 vacancies in pages of 5: page 5 reaches the total, but a full page may not be the last
+    (a total can understate the export), so offset 25 is asked, and answers ``*/25``."""
+    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=5))
+    assert [v["offset"] for v in result.records("vacancies")] == list(range(25))
+    assert [call[1] for call in vendor.export_calls if call[0] == "vacancies"] == [0, 5, 10, 15, 20, 25]
+
+
+def test_a_bookmark_past_the_exports_end_is_said(
+    emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Offset 99 with 25 vacancies: nothing to read, and a warning rather than a silent empty run."""
+    state = {"bookmarks": {"vacancies": {"replication_key": "offset", "replication_key_value": 99}}}
+    result = run_tap(ts_config(emulator, vendor, tmp_path), state=state)
+    assert result.records("vacancies") == []
+    assert "talentsoft stream 'vacancies': the bookmark is past the export's end (next offset 100" in caplog.text
+    assert "talentsoft stream 'candidates': the bookmark is past" not in caplog.text  # no bookmark: read from 0
+
+
 def test_attachments_checksums_and_storage_paths(
     emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path
 ) -> None:

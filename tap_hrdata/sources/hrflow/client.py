@@ -3,9 +3,10 @@
 Every answer is ``{code, message, meta{page, maxPage, count, total}, data}`` and HrFlow
 hides errors in HTTP 200 answers, so the client judges an answer by its body's ``code``
 as well as by its status, inside the retry (a ``code`` 429 or 5xx is tried again).
-Pages are 1-based; paging stops after ``meta.maxPage``, at an empty page, or, on an
-incremental run, at the first page whose records are all at or before the starting
-bookmark (the lists are sorted by ``updated_at`` descending).
+Pages are 1-based; paging stops at the list's end (``meta.maxPage``, an empty or short
+page), once that end is confirmed (see :class:`HrflowPaginator`), or, on an incremental
+run, at the first page whose records are all at or before the starting bookmark (the
+lists are sorted by ``updated_at`` descending).
 """
 
 from __future__ import annotations
@@ -98,26 +99,101 @@ def max_page(response: requests.Response) -> int | None:
 
 
 class HrflowPaginator(PageNumberPaginator):
-    """1-based pages until ``meta.maxPage``, an empty page, or a page wholly at or before ``cutoff``."""
+    """1-based pages until the list's end, once that end is confirmed, or a page wholly at or before ``cutoff``.
 
-    def __init__(self, data_field: str | None, cutoff: datetime | None = None) -> None:
+    One answer can end a list too early: a stale ``meta.maxPage``, a page that comes back
+    empty once. Moving the bookmark past such an end loses every record after it for good
+    (later runs stop at the bookmark), so an end is believed only when it is confirmed: the
+    cutoff reached, ``meta.total`` reached (by the answer's own place in the list, so items
+    moving during the run do not matter), or, when the answer gives no total, a page
+    shorter than ``limit`` or a second answer agreeing. Otherwise one more answer is asked
+    (the next page; the same page again after an empty one): new items there mean paging
+    goes on; another end while ``meta.total`` says more leaves :attr:`doubt` set, and the
+    stream keeps its old bookmark.
+    """
+
+    def __init__(self, data_field: str | None, limit: int, cutoff: datetime | None = None) -> None:
         super().__init__(1)
         self._data_field = data_field
+        self._limit = limit
         self._cutoff = cutoff
+        #: Items of the last answer not read before (set by :meth:`take`).
+        self._fresh = 0
+        #: Keys of the last page that brought items: the next page may repeat some (the list moved).
+        self._previous: set[str] = set()
+        #: The end an answer claimed that one more answer is checking, if any.
+        self._claimed: str | None = None
+        #: Why paging stopped at an end it could not confirm; None when the end was confirmed.
+        self.doubt: str | None = None
+
+    def take(self, response: requests.Response) -> tuple[list[dict[str, t.Any]], int]:
+        """The answer's items not read on the page before, and how many were skipped.
+
+        The sorted list moves between requests, so a page may start with the last items of
+        the page before. Call once per answer, before :meth:`advance`.
+        """
+        fresh: list[dict[str, t.Any]] = []
+        keys: set[str] = set()
+        for item in page_items(_json_answer(response), self._data_field):
+            key = str(item["key"])
+            if key not in self._previous and key not in keys:
+                fresh.append(item)
+            keys.add(key)
+        self._fresh = len(fresh)
+        if keys:  # an empty page says nothing about what the next one may repeat
+            self._previous = keys
+        return fresh, len(keys) - len(fresh)
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        """False once the answer says this was the last page, or nothing newer can follow."""
-        if not isinstance(response, JsonResponse):
-            msg = "HrflowPaginator reads JSON answers of HrflowClient.json"
-            raise TypeError(msg)
-        items = page_items(response, self._data_field)
+        """True while the list goes on, or while an end it claims is not confirmed yet."""
+        return self._verdict(response)[0]
+
+    @override
+    def advance(self, response: requests.Response) -> None:
+        """The next page; after an empty page that is not a confirmed end, the same page once more.
+
+        The SDK's ``advance`` takes a same page number as a loop, so that case does not reach it.
+        """
+        more, claimed, doubt = self._verdict(response)
+        ask_again = more and claimed is not None and not page_items(_json_answer(response), self._data_field)
+        if not ask_again:
+            super().advance(response)
+        self._claimed, self.doubt = claimed, doubt
+
+    def _verdict(self, response: requests.Response) -> tuple[bool, str | None, str | None]:
+        """Whether to ask more, the end being checked, and the doubt when paging stops unconfirmed."""
+        answer = _json_answer(response)
+        items = page_items(answer, self._data_field)
+        claimed = self._claimed if self._fresh == 0 else None  # new items: the end claimed before was wrong
+        end = self._end(answer, items)
+        if end is None:
+            return True, None, None
+        total = meta_count(answer, "total")
+        reached = (self.current_value - 1) * self._limit + len(items)  # the last place this answer covers
+        if self._cutoff is not None and any(self.at_or_before_cutoff(item) for item in items):
+            return False, None, None  # the bookmark's place in the list: everything after it was read before
+        if total is not None and reached >= total:
+            return False, None, None
+        if total is None and (0 < len(items) < self._limit or claimed is not None):
+            return False, None, None  # a short page, or a second answer agreeing: nothing says more
+        if claimed is None:
+            return True, end, None
+        return False, None, f"{claimed}, then {end}, while meta.total says {total}"
+
+    def _end(self, answer: JsonResponse, items: list[dict[str, t.Any]]) -> str | None:
+        """How the answer says the list ends here; None when it says more follows."""
+        page = self.current_value
         if not items:
-            return False
-        last = max_page(response)
-        if last is not None and self.current_value >= last:
-            return False
-        return self._cutoff is None or not all(self.at_or_before_cutoff(item) for item in items)
+            return f"page {page} came back empty"
+        if self._cutoff is not None and all(self.at_or_before_cutoff(item) for item in items):
+            return f"page {page} is all at or before the bookmark"
+        if len(items) < self._limit:
+            return f"page {page} held {len(items)} of {self._limit} items"
+        last = max_page(answer)
+        if last is not None and page >= last:
+            return f"meta.maxPage said page {page} of {last} was the last"
+        return None
 
     @property
     def incremental(self) -> bool:
@@ -128,3 +204,11 @@ class HrflowPaginator(PageNumberPaginator):
         """True for an item an earlier run already emitted (or before ``start_date``)."""
         updated = utc_timestamp(item.get("updated_at"))
         return updated is not None and self._cutoff is not None and updated <= self._cutoff
+
+
+def _json_answer(response: requests.Response) -> JsonResponse:
+    """``response``, a JSON answer of :meth:`HrflowClient.json` / ``read_json`` (what the paginator reads)."""
+    if not isinstance(response, JsonResponse):
+        msg = "HrflowPaginator reads JSON answers of HrflowClient.json"
+        raise TypeError(msg)
+    return response

@@ -16,6 +16,7 @@ from typing_extensions import override
 
 from tap_hrdata.sources.hrflow import schemas
 from tap_hrdata.sources.hrflow.client import HrflowClient, HrflowPaginator, meta_count, page_items
+from tap_hrdata.statecheck import bookmark_time
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import integer, iso_timestamp, number, text, utc_timestamp
 
@@ -71,8 +72,8 @@ class HrflowStream(VendorStream):
         return self._tap.client(HrflowClient)
 
     def get_new_paginator(self, context: Context | None) -> HrflowPaginator:
-        """Page numbers from 1, to ``meta.maxPage`` or an empty page."""
-        return HrflowPaginator(self.data_field)
+        """Page numbers from 1 to the list's confirmed end."""
+        return HrflowPaginator(self.data_field, int(self.settings["page_size"]))
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
         """``GET {path}`` with ``page`` and ``limit``."""
@@ -87,25 +88,21 @@ class HrflowStream(VendorStream):
 
         Pages are read from a live, sorted list: an item updated (or added) between two page
         requests shifts the rest, and the next page starts with the previous page's last
-        items again. Only the keys of one page are kept, so memory does not grow with the list.
+        items again. Only the keys of one page are kept (by the paginator's ``take``), so memory
+        does not grow with the list.
         """
         paginator = self.get_new_paginator(context)
-        previous: set[str] = set()
+        announced = False
         while not paginator.finished:
             request = self.get_http_request(page=PageContext(context, paginator.current_value))
             answer = self.client.call(request, self.read_page, stream=self.name)
             total = meta_count(answer, "total")
-            if paginator.current_value == 1 and total is not None and not paginator.incremental:
+            if not announced and total is not None and not paginator.incremental:
+                announced = True
                 self.stats.expect_more(records=total)  # meta.total: the whole list, read on a full run
             self.stats.add(bytes=answer.size)
-            current: set[str] = set()
-            repeated = 0
-            for item in page_items(answer, self.data_field):
-                key = str(item["key"])
-                if key in previous or key in current:
-                    repeated += 1
-                    continue
-                current.add(key)
+            items, repeated = paginator.take(answer)
+            for item in items:
                 if self.wanted(item):
                     yield self.item_record(item)
             if repeated:
@@ -115,8 +112,18 @@ class HrflowStream(VendorStream):
                     paginator.current_value,
                     repeated,
                 )
-            previous = current
             paginator.advance(answer)
+        if paginator.doubt is not None:
+            self.unconfirmed_end(context, paginator.doubt)
+
+    def unconfirmed_end(self, context: Context | None, doubt: str) -> None:
+        """Paging stopped at an end the answers did not confirm: say so (the next run reads the list again)."""
+        self.logger.warning(
+            "hrflow stream '%s': the list may not have been read to its end (%s); records may be missing "
+            "until the next run",
+            self.name,
+            doubt,
+        )
 
     def read_page(self, response: requests.Response) -> JsonResponse:
         """A page read and checked inside the retry: an HrFlow envelope holding a list of items."""
@@ -145,7 +152,8 @@ class SearchStream(HrflowStream):
     first page holding only such records, so a rerun with nothing new costs one call.
     Since records arrive newest first, the stream is not sorted in replication-key order:
     the SDK commits the highest value seen only once the stream completes, so an
-    interrupted run never moves the bookmark past records it did not emit.
+    interrupted run never moves the bookmark past records it did not emit; nor does a run
+    whose paging stopped at an end the answers did not confirm (:class:`HrflowPaginator`).
     """
 
     replication_key = "updated_at"
@@ -199,18 +207,59 @@ class SearchStream(HrflowStream):
     @override
     def get_new_paginator(self, context: Context | None) -> HrflowPaginator:
         """Page numbers from 1, stopping early at records already synced."""
-        return HrflowPaginator(self.data_field, self._cutoff)
+        return HrflowPaginator(self.data_field, int(self.settings["page_size"]), self._cutoff)
 
     def starting_cutoff(self, context: Context | None) -> datetime | None:
         """Records at or before this were emitted by an earlier run (or precede ``start_date``)."""
         if self.replication_method != "INCREMENTAL":
             return None
+        self.check_state(self.stream_state)
         value = self.get_starting_replication_key_value(context)
         moment = utc_timestamp(value)
         if value is not None and moment is None:
             msg = f"hrflow stream '{self.name}': bookmark or start_date {value!r} is not a timestamp"
             raise ValueError(msg)
         return moment
+
+    @classmethod
+    def check_state(cls, stream_state: dict[str, t.Any]) -> None:
+        """The stream's bookmark, checked before it is trusted: a corrupt, foreign or future one stops the run.
+
+        A value that is no timestamp would fail deep in a comparison; one in the future
+        would make every run stop at page 1 and emit nothing, silently. A value kept under
+        another replication key is the SDK's to ignore (a key change starts over). The tap
+        calls this as it loads the state; the stream again before its first request.
+        """
+        if stream_state.get("replication_key") in (None, cls.replication_key):
+            bookmark_time(cls.name, stream_state.get("replication_key_value"))  # type: ignore[misc]  # a class attribute here
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The later of the bookmark and ``start_date``, once the bookmark is checked.
+
+        The SDK compares them before the stream's records are asked for, so a bad bookmark is
+        named here rather than failing inside the SDK's date parsing.
+        """
+        bookmark_time(self.name, value)
+        return super().compare_start_date(value, start_date_value)
+
+    @override
+    def unconfirmed_end(self, context: Context | None, doubt: str) -> None:
+        """Keep the bookmark the run started from: records after the doubtful end were not read.
+
+        The SDK keeps an unsorted stream's highest value in the state's ``progress_markers``
+        and makes it the bookmark once the stream completes; without them the bookmark stays
+        where it was, as after an interrupted run, and the next run reads the list from there.
+        """
+        state = self.get_context_state(context)
+        state.pop("progress_markers", None)
+        self.logger.warning(
+            "hrflow stream '%s': the list may not have been read to its end (%s); the bookmark stays at %s, "
+            "so the next run reads it again from there",
+            self.name,
+            doubt,
+            state.get("replication_key_value") or "its start (no bookmark yet)",
+        )
 
     @override
     def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:

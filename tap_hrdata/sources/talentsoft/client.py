@@ -59,19 +59,32 @@ class ExportPaginator(OffsetPaginator):
     next request starts (after the last record taken), and the next page starts there too,
     whatever ``limit`` was. Positions follow the records' own ``offset`` (the bookmark),
     not a count, so a page that repeats a record neither skips the next one nor emits it twice.
+
+    ``Content-Range``'s total ends paging once reached, unless the page came back full: a
+    total that understates the export (``0-9/5`` with 35 records) must not end a run
+    after one page while the data says more follows. :attr:`long_total` and
+    :attr:`short_total` tell when the header and the data disagreed.
     """
 
     def __init__(self, start_value: int, page_size: int) -> None:
         super().__init__(start_value, page_size)
+        #: Records taken from the current page, and frames it served (repeats included).
         self.received = 0
+        self.served = 0
         self.position = start_value
         self.total: int | None = None
+        #: The export ended before the announced total.
         self.short_total = False
+        #: A record was taken at an offset the announced total says does not exist.
+        self.long_total = False
 
     def take(self, offset: int) -> bool:
         """Count the record at ``offset``; False for a record before it (already taken)."""
+        self.served += 1
         if offset < self.position:
             return False
+        if self.total is not None and offset >= self.total:
+            self.long_total = True
         self.position = offset + 1
         self.received += 1
         return True
@@ -84,11 +97,11 @@ class ExportPaginator(OffsetPaginator):
 
     @override
     def has_more(self, response: requests.Response) -> bool:
-        """More pages unless this page brought nothing, or the total is reached."""
+        """More pages unless this page brought nothing, or the total is reached by a page not full."""
         if self.received == 0:
             self.short_total = self.total is not None and self.position < self.total
             return False
-        return self.total is None or self.position < self.total
+        return self.total is None or self.position < self.total or self.served >= self.page_size
 
     @override
     def get_next(self, response: requests.Response) -> int | None:
@@ -97,9 +110,10 @@ class ExportPaginator(OffsetPaginator):
 
     @override
     def advance(self, response: requests.Response) -> None:
-        """Move to the next page and reset the per-page count."""
+        """Move to the next page and reset the per-page counts."""
         super().advance(response)
         self.received = 0
+        self.served = 0
 
 
 @dataclass

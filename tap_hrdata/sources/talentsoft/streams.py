@@ -25,6 +25,7 @@ from tap_hrdata.sources.talentsoft.client import (
     TalentsoftClient,
     parse_frame,
 )
+from tap_hrdata.statecheck import bookmark_offset
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, label, number, text, utc_timestamp
 
@@ -97,12 +98,32 @@ class ExportStream(TalentsoftStream):
             clauses.append(f"updateDate:gt:{start:%Y-%m-%dT%H:%M:%SZ}")
         return ",".join(clause for clause in clauses if clause) or None
 
+    @classmethod
+    def check_state(cls, stream_state: dict[str, t.Any]) -> None:
+        """The stream's offset bookmarks (its own and each partition's), checked before they are trusted.
+
+        A value that is not a record offset (``"abc"``, ``4.5``, ``true``) stops the run with
+        its path in the state: read as "no bookmark" it would silently export everything
+        again. A value kept under another replication key is the SDK's to ignore (a key
+        change starts over). The tap calls this as it loads the state; the stream again
+        before its first request.
+        """
+        partitions = stream_state.get("partitions")
+        entries = [("replication_key_value", stream_state)] + [
+            (f"partitions[{index}].replication_key_value", partition)
+            for index, partition in enumerate(partitions if isinstance(partitions, list) else [])
+            if isinstance(partition, dict)
+        ]
+        for path, entry in entries:
+            if entry.get("replication_key") in (None, cls.replication_key):
+                bookmark_offset(cls.name, entry.get("replication_key_value"), path)  # type: ignore[misc]  # a class attribute here
+
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
         """Offsets from the record after the bookmark (or 0), ``page_size`` at a time."""
+        self.check_state(self.stream_state)
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
-        start = bookmark + 1 if isinstance(bookmark, int) and not isinstance(bookmark, bool) else 0
-        return ExportPaginator(start, int(self.settings["page_size"]))
+        return ExportPaginator(0 if bookmark is None else bookmark + 1, int(self.settings["page_size"]))
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
         """``GET /api/exports/v1/{export}`` with offset, limit and the vendor filter."""
@@ -154,6 +175,22 @@ class ExportStream(TalentsoftStream):
                 self.name,
                 paginator.total,
                 paginator.position,
+            )
+        if paginator.long_total:
+            self.logger.warning(
+                "talentsoft stream '%s': Content-Range announced %s records but the export held at least %d; "
+                "paging went on while pages came back full",
+                self.name,
+                paginator.total,
+                paginator.position,
+            )
+        if paginator.position == first_offset and paginator.total is not None and first_offset > paginator.total:
+            self.logger.warning(
+                "talentsoft stream '%s': the bookmark is past the export's end (next offset %d, Content-Range "
+                "announced %d records); if the export was rebuilt, run once with --full-refresh",
+                self.name,
+                first_offset,
+                paginator.total,
             )
 
     def read_documents(self, response: requests.Response, paginator: ExportPaginator) -> Iterator[ExportDocument]:
