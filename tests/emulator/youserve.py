@@ -69,6 +69,9 @@ Behaviour worth knowing when writing tap tests:
   first entry's ``fileName`` holds a Latin-1 byte and a lone 0xFF).
 * ``add_file(..., file_id=...)`` delivers a file under any id (a hostile ``../../x`` too); the
   id in a request path is percent-decoded, as ASP.NET routing does.
+* Files sharing the sort key (one ``uploadDate``) are listed in ``fileId`` order by default;
+  the documentation defines no order there, so ``tie_order="hashed"`` lists them in another
+  stable order (a hash of seed and id): a tap must not rely on the order inside one date.
 """
 
 from __future__ import annotations
@@ -623,7 +626,13 @@ class YouserveEmulator:
         spike_arrest_burst: int = 1,
         spike_arrest_hosts: Iterable[str] = (HOST_YOUSERVE, HOST_YOUFORCE),
         spike_arrest_clock: Callable[[], float] = time.monotonic,
+        tie_order: str = "file_id",
     ) -> None:
+        if tie_order not in {"file_id", "hashed"}:
+            msg = f"tie_order must be file_id or hashed, not {tie_order!r}"
+            raise ValueError(msg)
+        #: How files sharing the sort key are ordered in a listing (see the module docstring).
+        self.tie_order = tie_order
         self.client_id = client_id
         self.client_secret = client_secret
         self.tenant_id = tenant_id
@@ -1077,8 +1086,8 @@ class YouserveEmulator:
             return _error(400, str(exc))
         with self._lock:
             matching = [f for f in self._files.values() if not f.deleted and f.tenant_id == tenant and predicate(f)]
-            matching.sort(key=lambda f: f.file_id)
-            matching.sort(key=key, reverse=descending)  # stable: ties stay in fileId order
+            matching.sort(key=self._tie_key())
+            matching.sort(key=key, reverse=descending)  # stable: ties stay in tie order
             page = matching[page_index * page_size : (page_index + 1) * page_size]
             data = [f.entry() for f in page]
         kind = fault.kind if fault is not None else None
@@ -1096,6 +1105,12 @@ class YouserveEmulator:
             response.body = response.body.replace(json.dumps(_NON_UTF8_MARKER)[1:-1].encode(), NON_UTF8_BYTES, 1)
             response.headers["Content-Length"] = str(len(response.body))
         return response
+
+    def _tie_key(self) -> Callable[[YouserveFile], Any]:
+        """The order of files that share the sort key (``tie_order``)."""
+        if self.tie_order == "file_id":
+            return lambda f: f.file_id
+        return lambda f: hashlib.sha256(f"{self.seed}:{f.file_id}".encode()).digest()
 
     def _download(self, request: Request, item: YouserveFile, fault: Fault | None) -> Response:
         accepted = [part.split(";")[0].strip().lower() for part in (request.headers.get("Accept") or "").split(",")]

@@ -5,28 +5,44 @@ Why the listing is read the way it is:
 - The default listing hides downloaded files and its ``count`` shrinks as we download, so
   paging it while downloading skips files. We always list ``status eq 'all'``, sorted
   ``uploadDate asc``, from the bookmark on: the set being paged does not move under us.
-- Several files can share one upload date. The listing starts *at* the bookmark
-  (``uploadDate ge``), and the ids of the files already emitted at exactly that date are
-  kept in the state next to it (``files_at_bookmark``) and skipped. A run interrupted in
-  the middle of such a group resumes with the rest of the group, and a rerun emits nothing.
-  The ids are added only once the SDK has written the record and advanced the bookmark
-  (when the generator is resumed), so no STATE can ever name a file whose record was not
-  written: at worst the last file is emitted twice, never lost.
+- Several files can share one upload date (a payslip batch: thousands). The listing starts
+  *at* the bookmark (``uploadDate ge``). The API defines no order inside one date, so the
+  tap reads a whole date's group, sorts it by file id itself and emits it in that order;
+  the state next to the bookmark (``files_at_bookmark``) then says "every id of this date
+  up to ``through_file_id``", with the ``count`` and ``sha256`` of those ids: a few hundred
+  bytes whatever the group's size (a list of ids made STATE grow with the square of the
+  group: 704 MB for 6,000 files). A run interrupted in the middle of a group resumes with
+  the rest of it, and a rerun emits nothing. The count and digest are checked against the
+  group as listed now: if a file sorting before ``through_file_id`` appeared later, or one
+  vanished, the marker is not trusted (the group is sent again, nothing of it is deleted),
+  so a changed group costs duplicates, never a lost file. The marker moves only once the
+  SDK has written the record and advanced the bookmark (when the generator is resumed), so
+  no STATE can ever name a file whose record was not written.
+- STATE is written at a bounded rate: after a file when a second has passed or a chunk's
+  worth of bytes was fetched since the last one, and when the run stops on an error. A
+  killed run fetches at most that much again.
 - The bookmark is kept per configured set of business types (a state partition), so adding
   a type later syncs that type's older files instead of starting after the old bookmark.
 
 Deletion that cannot lose data (``delete_after_download``): the state the run *started*
 with has been written by the target, so every file it covers is committed downstream. Only
-those are deleted: uploaded before its bookmark, or at the bookmark and named in its
-``files_at_bookmark``, and listed as downloaded by us. The deletion pass runs before the
-download pass, so no file emitted in this run is ever deleted in this run; a target that
-crashes before committing loses nothing, the next run downloads again.
+those are deleted: uploaded before its bookmark, or at the bookmark and covered by its
+``files_at_bookmark`` (checked against the group as listed now), and listed as downloaded
+by us. The deletion pass runs before the download pass, so no file emitted in this run is
+ever deleted in this run; a target that crashes before committing loses nothing, the next
+run downloads again. The starting state is checked first (``tap_hrdata.statecheck``): a
+value of the wrong type or a bookmark in the future stops the run, naming its path, before
+any request, so such a state can never delete anything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import re
+import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -43,11 +59,12 @@ from tap_hrdata.sources.youserve.client import (
     listing_filter,
 )
 from tap_hrdata.sources.youserve.downloads import FileDownloader
+from tap_hrdata.statecheck import StateError, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
-from tap_hrdata.values import parse_timestamp
+from tap_hrdata.values import iso_timestamp_micro, utc_timestamp
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -57,62 +74,196 @@ if t.TYPE_CHECKING:
 
 SCHEMAS = SchemaDirectory(schemas)
 
-#: State key, next to the bookmark, naming the files already emitted at one upload date.
+STREAM_NAME = "delivered_files"
+#: The stream's replication key: the files' upload date.
+REPLICATION_KEY = "upload_date"
+#: State key, next to the bookmark: which files at the bookmark's upload date were emitted.
 FILES_AT_BOOKMARK = "files_at_bookmark"
+#: A STATE after a file once this many seconds passed since the last one (or a chunk's worth
+#: of bytes was fetched): a bounded rate however small the files, little fetched again after a kill.
+CHECKPOINT_SECONDS = 1.0
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class GroupDigest:
+    """The count and SHA-256 of a group's file ids, fed in sorted order.
+
+    Each id is length-prefixed, so two different lists of ids never hash the same input.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._sha = hashlib.sha256()
+
+    @classmethod
+    def of(cls, file_ids: Iterable[str]) -> GroupDigest:
+        """The digest of ``file_ids``, sorted."""
+        digest = cls()
+        for file_id in sorted(file_ids):
+            digest.add(file_id)
+        return digest
+
+    def add(self, file_id: str) -> None:
+        """Add the next id (ids come in sorted order)."""
+        data = file_id.encode("utf-8", "surrogatepass")  # JSON may carry a lone surrogate
+        self._sha.update(len(data).to_bytes(8, "big") + data)
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        """The SHA-256 so far, in hex."""
+        return self._sha.hexdigest()
+
+
+def _bad(where: str, path: str, expected: str, value: object) -> StateError:
+    """The error for a state value of the wrong shape, naming its path."""
+    return StateError(f"state: bookmarks.{where}.{path} must be {expected}, found {shown(value)}")
+
+
+def _file_id(where: str, path: str, value: object) -> str:
+    """A file id read from a state: a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise _bad(where, path, "a file id (a non-empty string)", value)
+    return value
 
 
 @dataclass(frozen=True)
 class EmittedAt:
-    """Files emitted at one upload date: ``files_at_bookmark`` as read from a state."""
+    """``files_at_bookmark``: the files emitted at one upload date (the bookmark's).
+
+    The group's ids are taken in sorted (``str``) order, never the listing's order, which
+    the API does not define within one date. ``through``: every id of the group up to it
+    was emitted; ``count`` and ``sha256`` sum up those ids as the tap expects to find them
+    listed, so a group that changed since the state was written (a file listed late with
+    an id sorting before, a file gone) is detected rather than trusted. ``extra``: ids
+    emitted beyond ``through``; the list form of earlier versions (``file_ids`` alone) is
+    read as ``extra`` with no ``through``, and what is left of it is kept until passed.
+    """
 
     uploaded: datetime
-    file_ids: frozenset[str]
+    through: str | None = None
+    count: int = 0
+    sha256: str | None = None
+    extra: frozenset[str] = frozenset()
 
     @classmethod
-    def from_state(cls, state: dict[str, t.Any]) -> EmittedAt | None:
-        """The marker of a state, if it is well formed."""
+    def from_state(cls, state: dict[str, t.Any], where: str) -> EmittedAt | None:
+        """The marker of a (stream or partition) state, checked; None without one.
+
+        ``where`` is the state's path under ``bookmarks`` (``delivered_files``,
+        ``delivered_files.partitions[0]``): a value of the wrong shape raises
+        :class:`StateError` naming it.
+        """
         marker = state.get(FILES_AT_BOOKMARK)
-        if not isinstance(marker, dict) or not isinstance(marker.get("file_ids"), list):
+        if marker is None:
             return None
-        try:
-            uploaded = parse_timestamp(marker.get("upload_date"))  # type: ignore[arg-type]  # str checked inside
-        except ValueError:
+        if not isinstance(marker, dict):
+            raise _bad(where, FILES_AT_BOOKMARK, "an object", marker)
+        path = f"{FILES_AT_BOOKMARK}.upload_date"
+        uploaded = bookmark_time(where, marker.get("upload_date"), path)
+        if uploaded is None:
+            raise _bad(where, path, "a timestamp", None)
+        ids = marker.get("file_ids", [])
+        if not isinstance(ids, list):
+            raise _bad(where, f"{FILES_AT_BOOKMARK}.file_ids", "a list of file ids", ids)
+        extra = frozenset(_file_id(where, f"{FILES_AT_BOOKMARK}.file_ids[{n}]", i) for n, i in enumerate(ids))
+        if marker.get("through_file_id") is None:
+            return cls(uploaded=uploaded, extra=extra)
+        through = _file_id(where, f"{FILES_AT_BOOKMARK}.through_file_id", marker["through_file_id"])
+        count, sha256 = marker.get("count"), marker.get("sha256")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise _bad(where, f"{FILES_AT_BOOKMARK}.count", "a number of files (0 or more)", count)
+        if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+            raise _bad(where, f"{FILES_AT_BOOKMARK}.sha256", "a SHA-256 in lower-case hex", sha256)
+        return cls(uploaded=uploaded, through=through, count=count, sha256=sha256, extra=extra)
+
+    def to_state(self) -> dict[str, t.Any]:
+        """The marker as the state carries it (the compact form; ``file_ids`` only while some are left)."""
+        marker: dict[str, t.Any] = {"upload_date": iso_timestamp_micro(self.uploaded)}
+        if self.through is not None:
+            marker.update(through_file_id=self.through, count=self.count, sha256=self.sha256)
+        if self.extra:
+            marker["file_ids"] = sorted(self.extra)
+        return marker
+
+    def intact(self, group: Iterable[str]) -> bool:
+        """Whether the ids of the group listed now, up to ``through``, are exactly those summed up."""
+        if self.through is None:
+            return True  # the list form names each id: nothing to verify
+        through = self.through
+        digest = GroupDigest.of(file_id for file_id in group if file_id <= through)
+        return digest.count == self.count and digest.hexdigest() == self.sha256
+
+    def emitted(self, file_id: str, *, intact: bool) -> bool:
+        """Whether the file (of this date) was emitted: named, or up to ``through`` of an intact group."""
+        if file_id in self.extra:
+            return True
+        return intact and self.through is not None and file_id <= self.through
+
+    def after(self, file_id: str, digest: GroupDigest) -> EmittedAt:
+        """The marker once ``file_id`` is emitted: the group's ids up to it (``digest``) are all done."""
+        rest = frozenset(i for i in self.extra if i > file_id)
+        return EmittedAt(self.uploaded, file_id, digest.count, digest.hexdigest(), rest)
+
+
+@dataclass(frozen=True)
+class StartingState:
+    """The stream's (or partition's) state as the run received it, checked before any request."""
+
+    where: str
+    bookmark: datetime | None
+    marker: EmittedAt | None
+
+    @classmethod
+    def check(cls, state: dict[str, t.Any], where: str) -> StartingState:
+        """Read and check; :class:`StateError` names the path of a bad value (a future bookmark too).
+
+        A value kept under another replication key is the SDK's to ignore (a key change
+        starts over), and so is its marker: with no bookmark, nothing is skipped or deleted.
+        """
+        key = state.get("replication_key")
+        bookmark = None
+        if key in {None, REPLICATION_KEY}:
+            moment = bookmark_time(where, state.get("replication_key_value"))
+            bookmark = moment if key == REPLICATION_KEY else None
+        marker = EmittedAt.from_state(state, where)
+        return cls(where=where, bookmark=bookmark, marker=marker if bookmark is not None else None)
+
+    def marker_at(self, moment: datetime | None) -> EmittedAt | None:
+        """The marker, if it is of the upload date ``moment``."""
+        if self.marker is None or moment is None or self.marker.uploaded != moment:
             return None
-        return cls(uploaded=uploaded, file_ids=frozenset(str(i) for i in marker["file_ids"]))
+        return self.marker
 
 
 @dataclass(frozen=True)
 class Confirmed:
-    """What the state a run started with covers: files the target has already committed."""
+    """What the state a run started with covers: files the target has already committed.
+
+    ``group``: the ids listed at the bookmark's date when this was built, and ``intact``
+    whether the marker's sum of them held. A file at that date is covered only if it was
+    in that listing: one that appears later was never checked.
+    """
 
     bookmark: datetime
-    at_bookmark: frozenset[str]
-
-    @classmethod
-    def from_state(cls, state: dict[str, t.Any], replication_key: str) -> Confirmed | None:
-        """Read from the starting state (before the sync changes it); None without a bookmark."""
-        value = state.get("replication_key_value")
-        if not value or state.get("replication_key") != replication_key:
-            return None
-        try:
-            bookmark = parse_timestamp(str(value))
-        except ValueError:
-            return None
-        marker = EmittedAt.from_state(state)
-        ids = marker.file_ids if marker is not None and marker.uploaded == bookmark else frozenset()
-        return cls(bookmark=bookmark, at_bookmark=ids)
+    marker: EmittedAt | None
+    group: frozenset[str] = frozenset()
+    intact: bool = True
 
     def covers(self, listed: ListedFile) -> bool:
-        """True for a file the target has committed: before the bookmark, or named at it."""
+        """True for a file the target has committed: before the bookmark, or covered at it."""
         if listed.uploaded < self.bookmark:
             return True
-        return listed.uploaded == self.bookmark and listed.file_id in self.at_bookmark
+        if listed.uploaded != self.bookmark or self.marker is None:
+            return False
+        if listed.file_id in self.marker.extra:
+            return True
+        return listed.file_id in self.group and self.marker.emitted(listed.file_id, intact=self.intact)
 
 
 class DeliveredFilesStream(VendorStream):
     """Delivered files, oldest upload first; incremental on ``upload_date``."""
 
-    name = "delivered_files"
+    name = STREAM_NAME
     primary_keys = ("file_id",)
     column_sources: t.ClassVar[ColumnSources] = {
         "file_id": (("fileId",),),
@@ -124,7 +275,7 @@ class DeliveredFilesStream(VendorStream):
         "publisher_id": (("publisherId",),),
         "upload_date": (("uploadDate",),),
     }
-    replication_key = "upload_date"
+    replication_key = REPLICATION_KEY
     is_sorted = True
     # Values are compared as dates below; the SDK's string comparison would trip on a
     # hand-written bookmark in another format.
@@ -143,6 +294,10 @@ class DeliveredFilesStream(VendorStream):
             stream=self.name,
             chunk_size=int(self.settings["chunk_size_bytes"]),
         )
+        # Checkpoints: when the last STATE went out, and what was noted since.
+        self._saved_at = -math.inf
+        self._unsaved_bytes = 0
+        self._unsaved = False
 
     @property
     @override
@@ -158,42 +313,118 @@ class DeliveredFilesStream(VendorStream):
             return None
         return [{"business_types": ",".join(str(bt) for bt in self.business_types)}]
 
+    @classmethod
+    def check_state(cls, stream_state: dict[str, t.Any]) -> None:
+        """Refuse a state this stream cannot trust, naming the bad value's path (:class:`StateError`).
+
+        Called by the tap as it loads the state, before any request: a corrupt marker would
+        skip files, a future bookmark would skip them all and confirm every downloaded file
+        for deletion. :meth:`records` checks its own state again before deleting anything.
+        """
+        StartingState.check(stream_state, STREAM_NAME)
+        for index, partition in enumerate(stream_state.get("partitions") or []):
+            StartingState.check(partition, f"{STREAM_NAME}.partitions[{index}]")
+
+    @override
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The later of bookmark and ``start_date``, as the SDK picks it.
+
+        A bookmark that is not a timestamp is passed on unchanged: :meth:`records` refuses
+        it with its path in the state, where the SDK would raise a bare error.
+        """
+        if utc_timestamp(value) is None:
+            return value
+        return super().compare_start_date(value, start_date_value)
+
+    def state_path(self, state: dict[str, t.Any]) -> str:
+        """Where ``state`` is under ``bookmarks``: the stream, or one of its partitions."""
+        partitions = self.stream_state.get("partitions") or []
+        for index, partition in enumerate(partitions):
+            if partition is state:
+                return f"{self.name}.partitions[{index}]"
+        return self.name
+
     @override
     def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Delete what the starting state confirms, then download and emit what follows it."""
+        """Check the starting state, delete what it confirms, then download and emit what follows it."""
         state = self.get_context_state(context)
-        confirmed = Confirmed.from_state(state, self.replication_key)
+        # Before any request: a corrupt or future state must neither delete nor skip anything.
+        start = StartingState.check(state, self.state_path(state))
         if self.settings["delete_after_download"]:
-            self.delete_confirmed(context, confirmed)
+            self.delete_confirmed(state, start)
+            start = StartingState.check(state, start.where)  # deletions update the marker
 
         since = self.get_starting_timestamp(context)
-        marker = EmittedAt.from_state(state)
-        already = marker.file_ids if marker is not None and since is not None and marker.uploaded == since else set()
+        resumed = start.marker_at(since)
         odata_filter = listing_filter(status="all", business_types=self.business_types, since=since)
-        previous: datetime | None = None
-        emitted: set[str] = set()
         business_types = (context or {}).get("business_types")
+        try:
+            for group in self.iter_groups(odata_filter):
+                if since is not None and group[0].uploaded < since:
+                    continue  # before the bookmark: the filter's milliseconds let these in
+                yield from self.emit_group(group, state, resumed, business_types)
+        except Exception:
+            # What was noted is true (each file's record was written): keep it for the next run.
+            if self._unsaved:
+                self.checkpoint()
+            raise
+
+    def iter_groups(self, odata_filter: str) -> Iterator[list[ListedFile]]:
+        """The listing as groups of one upload date each, oldest first, each sorted by file id.
+
+        A group is complete once an entry of a later date (or the end) is read. An id listed
+        twice (an upload shifted the pages) is kept once. One group's listing entries are
+        held in memory (about a kilobyte each: 20 MB for 20,000 files), never their bytes.
+        """
+        where = f"youserve stream '{self.name}'"
+        group: dict[str, ListedFile] = {}
+        current: datetime | None = None
         for entry in self.iter_listing(odata_filter, downloads=True):
-            listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
-            if previous is not None and listed.uploaded < previous:
-                msg = (
-                    f"youserve stream '{self.name}': the listing is not sorted by uploadDate "
-                    f"(file {listed.file_id}); stopping so the bookmark never skips a file"
-                )
-                raise FileDataError(msg)
-            previous = listed.uploaded
-            if since is not None and (
-                listed.uploaded < since or (listed.uploaded == since and listed.file_id in already)
-            ):
+            listed = ListedFile.from_entry(entry, where)
+            if current is not None and listed.uploaded != current:
+                if listed.uploaded < current:
+                    msg = (
+                        f"{where}: the listing is not sorted by uploadDate (file {listed.file_id}); "
+                        "stopping so the bookmark never skips a file"
+                    )
+                    raise FileDataError(msg)
+                yield sorted(group.values(), key=lambda f: f.file_id)
+                group = {}
+            current = listed.uploaded
+            group.setdefault(listed.file_id, listed)
+        if group:
+            yield sorted(group.values(), key=lambda f: f.file_id)
+
+    def emit_group(
+        self,
+        group: list[ListedFile],
+        state: dict[str, t.Any],
+        resumed: EmittedAt | None,
+        business_types: str | None,
+    ) -> Iterator[dict[str, t.Any]]:
+        """Download and emit one date's files in id order, skipping those the state covers."""
+        uploaded = group[0].uploaded
+        marker = resumed if resumed is not None and resumed.uploaded == uploaded else None
+        intact = marker is None or marker.intact(f.file_id for f in group)
+        if marker is not None and not intact:
+            self.logger.warning(
+                "youserve stream '%s': the files uploaded at %s changed since the state was written "
+                "(a file listed late, or gone): all of them are emitted again",
+                self.name,
+                iso_timestamp_micro(uploaded),
+            )
+        progress = marker or EmittedAt(uploaded)
+        digest = GroupDigest()
+        for listed in group:
+            digest.add(listed.file_id)
+            if marker is not None and marker.emitted(listed.file_id, intact=intact):
                 continue  # emitted by an earlier run
-            if listed.file_id in emitted:
-                continue  # seen twice in one run: an upload shifted the pages
             tenant = listed.tenant_id or str(self.settings["tenant_id"])
             stored = self.downloader.download(listed, ("youserve", tenant, listed.business_type_id, listed.file_id))
             yield self.file_record(listed, stored, business_types)
             # Back here, the SDK has written the record and moved the bookmark to its date.
-            emitted.add(listed.file_id)
-            self._note_emitted(state, listed)
+            progress = progress.after(listed.file_id, digest)
+            self._note_emitted(state, progress, listed.size)
 
     @staticmethod
     def file_record(listed: ListedFile, stored: StoredFile, business_types: str | None) -> dict[str, t.Any]:
@@ -214,14 +445,21 @@ class DeliveredFilesStream(VendorStream):
             "raw": listed.raw,
         }
 
-    def _note_emitted(self, state: dict[str, t.Any], listed: ListedFile) -> None:
-        """Name the file next to the bookmark, and checkpoint: each file is costly to fetch again."""
-        marker = state.get(FILES_AT_BOOKMARK)
-        if isinstance(marker, dict) and marker.get("upload_date") == listed.upload_date:
-            marker.setdefault("file_ids", []).append(listed.file_id)
-        else:
-            state[FILES_AT_BOOKMARK] = {"upload_date": listed.upload_date, "file_ids": [listed.file_id]}
+    def _note_emitted(self, state: dict[str, t.Any], marker: EmittedAt, size: int) -> None:
+        """Move the marker next to the bookmark; checkpoint at a bounded rate (see CHECKPOINT_SECONDS)."""
+        state[FILES_AT_BOOKMARK] = marker.to_state()
+        self._unsaved = True
+        self._unsaved_bytes += size
+        due = time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS
+        if due or self._unsaved_bytes >= self.downloader.chunk_size:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write a STATE now: each file is costly to fetch again."""
         self.emit_state()
+        self._saved_at = time.monotonic()
+        self._unsaved_bytes = 0
+        self._unsaved = False
 
     def iter_listing(self, odata_filter: str, *, downloads: bool = False) -> Iterator[dict[str, t.Any]]:
         """Entries of ``GET /files`` for ``odata_filter``, oldest upload first, page by page.
@@ -245,8 +483,48 @@ class DeliveredFilesStream(VendorStream):
         listing_entries(answer)
         return answer
 
-    def delete_confirmed(self, context: Context | None, confirmed: Confirmed | None) -> None:
-        """Delete the files the starting state confirms (downloaded by us, committed downstream)."""
+    def confirmed(self, start: StartingState) -> Confirmed | None:
+        """What the starting state confirms; None without a bookmark.
+
+        A compact marker is checked against its group as listed now (one listing of the
+        bookmark's millisecond): a group that changed confirms none of its files.
+        """
+        if start.bookmark is None:
+            return None
+        marker = start.marker_at(start.bookmark)
+        if marker is None or marker.through is None:
+            return Confirmed(bookmark=start.bookmark, marker=marker)
+        group = frozenset(self.ids_uploaded_at(start.bookmark))
+        intact = marker.intact(group)
+        if not intact:
+            self.logger.warning(
+                "youserve stream '%s': the files uploaded at %s changed since the state was written "
+                "(a file listed late, or gone): none of them is deleted in this run",
+                self.name,
+                iso_timestamp_micro(start.bookmark),
+            )
+        return Confirmed(bookmark=start.bookmark, marker=marker, group=group, intact=intact)
+
+    def ids_uploaded_at(self, moment: datetime) -> list[str]:
+        """The ids of the files uploaded at exactly ``moment`` (any status)."""
+        first = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        odata_filter = listing_filter(
+            status="all",
+            business_types=self.business_types,
+            since=first,
+            before=first + timedelta(milliseconds=1),
+        )
+        where = f"youserve stream '{self.name}'"
+        listed = (ListedFile.from_entry(entry, where) for entry in self.iter_listing(odata_filter))
+        return [f.file_id for f in listed if f.uploaded == moment]
+
+    def delete_confirmed(self, state: dict[str, t.Any], start: StartingState) -> None:
+        """Delete the files the starting state confirms (downloaded by us, committed downstream).
+
+        Files of the bookmark's date that went (deleted, or already gone) leave its marker's
+        sum: the marker is updated and a STATE written, so the next run finds it intact.
+        """
+        confirmed = self.confirmed(start)
         if confirmed is None:
             self.logger.info("youserve stream '%s': no confirmed state yet, nothing is deleted in this run", self.name)
             return
@@ -257,19 +535,31 @@ class DeliveredFilesStream(VendorStream):
             business_types=self.business_types,
             before=before + timedelta(milliseconds=1),
         )
-        candidates: list[tuple[str, str | None]] = []
+        candidates: list[ListedFile] = []
         for entry in self.iter_listing(odata_filter):
             listed = ListedFile.from_entry(entry, f"youserve stream '{self.name}'")
             if confirmed.covers(listed):
-                candidates.append((listed.file_id, listed.file_name))
+                candidates.append(listed)
         gone = 0
-        for file_id, file_name in candidates:
-            if self.client.delete_file(file_id, stream=self.name):
+        left = set(confirmed.group)
+        for listed in candidates:
+            left.discard(listed.file_id)
+            if self.client.delete_file(listed.file_id, stream=self.name):
                 self.deleted_files += 1
-                self.logger.info("youserve stream '%s': deleted file %s (%r)", self.name, file_id, file_name)
+                self.logger.info(
+                    "youserve stream '%s': deleted file %s (%r)", self.name, listed.file_id, listed.file_name
+                )
             else:
                 gone += 1
-                self.logger.info("youserve stream '%s': file %s (%r) was already gone", self.name, file_id, file_name)
+                self.logger.info(
+                    "youserve stream '%s': file %s (%r) was already gone", self.name, listed.file_id, listed.file_name
+                )
+        marker = confirmed.marker
+        if marker is not None and marker.through is not None and confirmed.intact and left != confirmed.group:
+            through = marker.through
+            digest = GroupDigest.of(file_id for file_id in left if file_id <= through)
+            state[FILES_AT_BOOKMARK] = replace(marker, count=digest.count, sha256=digest.hexdigest()).to_state()
+            self.checkpoint()
         self.logger.info(
             "youserve stream '%s': deleted %d confirmed files (%d already gone)",
             self.name,
