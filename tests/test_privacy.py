@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_hrdata.jsondecode import MAX_DEPTH
 from tap_hrdata.privacy import Redactor, StreamRedaction
 from tap_hrdata.sources.talentsoft.streams import CandidatesStream
 from tap_hrdata.tap import TapHrData
@@ -80,6 +81,19 @@ def test_hash_and_drop_reach_every_match_inside_raw_and_leave_the_input_alone() 
     nested = Redactor(StreamRedaction.of(["personalInformation"], {}), "hash", SALT).apply(record)
     expected = json.dumps({"city": "Lyon", "email": "ann@example.com"}, separators=(",", ":"))
     assert nested["raw"]["candidateDetail"]["personalInformation"] == keyed(expected)  # objects as compact JSON
+
+
+def test_a_record_nested_to_the_json_limit_is_redacted() -> None:
+    """``raw`` is never deeper than the decoders' limit; the walk, one or two frames a level, has room."""
+    deep: Any = {"personalInformation": {"email": "ann@example.com"}}
+    for _ in range(MAX_DEPTH - 3):
+        deep = [deep]
+    record = {"id": "c1", "raw": {"contacts": deep}}
+    redacted = Redactor(StreamRedaction.of(["personalInformation.email"], {}), "hash", SALT).apply(record)
+    inner = redacted["raw"]["contacts"]
+    for _ in range(MAX_DEPTH - 3):
+        inner = inner[0]
+    assert inner == {"personalInformation": {"email": keyed("ann@example.com")}}
 
 
 @pytest.mark.parametrize("mode", ["hash", "drop"])

@@ -36,7 +36,7 @@ from tap_hrdata.http.redaction import excerpt
 from tap_hrdata.http.retry import BrokenBodyError
 from tap_hrdata.http.throttle import RateLimiter
 from tap_hrdata.inflate import GZIP, InflateError, inflate
-from tap_hrdata.jsondecode import decode_json
+from tap_hrdata.jsondecode import JsonTooDeepError, decode_json
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -347,14 +347,29 @@ def parse_job(line: bytes, where: str, number: int, logger: logging.Logger | Non
     """One JSON Lines record: a job object with an id.
 
     Bytes that are not UTF-8 become U+FFFD with a warning: the job is kept, since a paid
-    file that stopped every run at one bad byte could only be given up.
+    file that stopped every run at one bad byte could only be given up. A record that
+    cannot be read at all (not JSON, nested deeper than the decoder's limit, no id) stops
+    the run naming file and record, with how to give up that one record: otherwise every
+    later run would stop at it, and the paid request could only be abandoned whole.
     """
     try:
         job = decode_json(line, where=f"{where}, record {number}", logger=logger or LOGGER)
     except ValueError as exc:
-        msg = f"{where}, record {number}: not valid JSON ({exc})"
+        msg = f"{where}, record {number}: not valid JSON ({exc}). {_skip_hint(number)}"
         raise CoresignalError(msg) from exc
+    except JsonTooDeepError as exc:
+        raise CoresignalError(f"{exc}. {_skip_hint(number)}") from exc
     if not isinstance(job, dict) or job.get("id") in (None, ""):
-        msg = f"{where}, record {number}: not a job object with an id"
+        msg = f"{where}, record {number}: not a job object with an id. {_skip_hint(number)}"
         raise CoresignalError(msg)
     return job
+
+
+def _skip_hint(number: int) -> str:
+    """How to go past an unreadable record without paying again (the state's position in the file)."""
+    return (
+        "The data request stays in the state: the next run resumes it without paying again, and stops here "
+        "again. To give up this record only, set current_file to the file named above and current_file_records "
+        f"to {number} in bookmarks.bulk_jobs.pending_request of the last state (the records before it in that "
+        "file were emitted already)"
+    )
