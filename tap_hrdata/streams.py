@@ -21,6 +21,7 @@ from typing_extensions import override
 from tap_hrdata.privacy import Redactor, StreamRedaction
 from tap_hrdata.selection import MemoSelectionMask
 from tap_hrdata.stats import StreamStats
+from tap_hrdata.storage import StorageError
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +64,14 @@ class VendorStream(Stream):
         self.records_written = 0
         self.stats = StreamStats(self.name, self.logger, lambda: self.records_written)
         self._memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
+
+    @classmethod
+    def check_state(cls, stream_state: dict[str, t.Any]) -> None:
+        """Refuse a stream state this stream cannot trust, with a StateError naming the path.
+
+        Called by the tap when it loads the state, before any request. Streams with
+        bookmarks override it (a corrupt, foreign or future bookmark); this one trusts any.
+        """
 
     @property
     @abc.abstractmethod
@@ -144,9 +153,16 @@ class VendorStream(Stream):
 
         The SDK prints summaries once all streams synced; after a failure a person still
         needs to know what was done before it (and what the target may have committed).
+        A storage failure (a full disk) names its key and ids; here, once for every
+        stream, it is given the stream's name too.
         """
         try:
             yield from self.records(context)
+        except StorageError as exc:
+            self._tap.log_summaries(failed=self)
+            if exc.stream is not None:  # a child stream's, already named
+                raise
+            raise exc.in_stream(self.client.where(self.name)) from exc
         except Exception:
             self._tap.log_summaries(failed=self)
             raise

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import json
+import os
+import signal
 import typing as t
 from functools import cached_property
 
@@ -10,6 +15,7 @@ import click
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
@@ -18,16 +24,45 @@ from tap_hrdata.preflight import Preflight, PreflightError, settings_problems, w
 from tap_hrdata.privacy import redaction_problems
 from tap_hrdata.settings import CONFIG_SCHEMA, global_settings, source_settings
 from tap_hrdata.sources import all_sources
+from tap_hrdata.statecheck import StateError, check_shape
 from tap_hrdata.storage import FileStorage
 from tap_hrdata.streams import VendorStream
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+
     from singer_sdk import Stream
+    from singer_sdk.singerlib import Message
+    from singer_sdk.tap_base import _ConfigInput
 
     from tap_hrdata.http.client import VendorClient
     from tap_hrdata.sources import Source
 
 ClientT = t.TypeVar("ClientT", bound="VendorClient")
+
+
+class MessageWriter(MsgSpecWriter):
+    """The SDK's msgspec writer; a message is always written whole, whatever signal arrives meanwhile.
+
+    A target that reads slowly leaves the tap blocked in this write. A termination signal
+    that arrives then takes effect once the line is complete (``hold``), never leaving a
+    cut line, nor a STATE written into the middle of another message.
+    """
+
+    def __init__(self, hold: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext) -> None:
+        super().__init__()
+        self.hold = hold
+        #: STATE messages this run wrote: until the first, a stopped run writes none.
+        self.states_written = 0
+
+    @override
+    def write_message(self, message: Message) -> None:
+        """Write ``message`` whole before a termination signal takes effect."""
+        with self.hold():
+            super().write_message(message)
+            if isinstance(message, StateMessage):
+                self.states_written += 1
 
 
 def _about_description() -> str:
@@ -45,17 +80,133 @@ class TapHrData(Tap):
     name = "tap-hrdata"
     # A copy: the SDK adds its built-in settings (stream_maps ...) to this dict in place.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
-    message_writer_class = MsgSpecWriter
+    message_writer_class = MessageWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[type[VendorClient], VendorClient] = {}
         self._preflight_done = False
         self._summaries_logged = False
+        # Termination signals (see _handle_termination); set first: a signal may come at any time.
+        self._held = 0  # depth of the steps a signal must not cut in half
+        self._held_signal: int | None = None
+        self._stopping = False
+        state = kwargs.get("state")
+        if state is not None and not isinstance(state, (dict, str, os.PathLike)):
+            check_shape(state)  # a list ...: the SDK would take it for a file path
+        kwargs.setdefault("message_writer", MessageWriter(hold=self.uninterrupted))
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:  # the SDK's schema check: its messages may hold a secret
             errors = without_secret_values(exc.errors or [str(exc)])
             raise PreflightError(errors[0], errors=errors) from None
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Check the state before the SDK merges it: a corrupt or foreign one stops the run at once.
+
+        The SDK's own merge raises a bare ``TypeError`` or ``AttributeError`` on a list, on
+        ``bookmarks: []`` or on a stream state that is not an object, naming nothing; and a
+        stream trusting a bad bookmark would skip records or pay for an empty request.
+        :class:`StateError` names the path of the bad value. Each stream class checks its own
+        bookmarks (:meth:`VendorStream.check_state`), for the configured sources only (another
+        pipeline's leftovers are not this run's business).
+        """
+        check_shape(state)
+        bookmarks = state.get("bookmarks", {})
+        for source in self.configured_sources():
+            for stream_type in source.stream_types:
+                name = stream_type.name  # type: ignore[misc]  # class attribute
+                if name in bookmarks:
+                    stream_type.check_state(bookmarks[name])
+        super().load_state(state)
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]  # the SDK's own signature, as Tap declares it
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """The SDK's run, with a bad ``--state`` file one line naming it, exit code 1, before any request.
+
+        The SDK reads the file with ``load_json`` and gives the value to the tap: a file that
+        is not JSON, or JSON that is not a state, would end in a traceback naming neither.
+        """
+        if state is None or about:
+            super().invoke(about=about, about_format=about_format, config=config, state=state, catalog=catalog)
+            return
+        where = f"state file {getattr(state, 'name', '--state')}"
+        ctx = click.get_current_context()
+        try:
+            text = state.read()
+            json.loads(text)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            cls.logger.error("%s is not JSON (%s)", where, exc)  # noqa: TRY400  # the line is the message
+            ctx.exit(1)
+        try:
+            super().invoke(
+                about=about, about_format=about_format, config=config, state=io.StringIO(text), catalog=catalog
+            )
+        except StateError as exc:
+            cls.logger.error("%s (%s)", exc, where)  # noqa: TRY400  # the line is the message
+            ctx.exit(1)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # An SDK internal, overridden because the SDK gives no other way: it registers this
+        # method for SIGTERM and SIGINT itself, writes the state and exits 0, so an
+        # orchestrator records a stopped run as a success. Here the run stops with exit code
+        # 128 + the signal (143, 130), after one last STATE, and never in the middle of a
+        # message or of a paid request (see uninterrupted). Tested by tests/faults/test_signals.py.
+        if self._stopping:
+            return  # a second signal: the first one's stop is under way
+        if self._held:
+            self._held_signal = self._held_signal or signum
+            return
+        self._stop(signum)
+
+    def _stop(self, signum: int) -> t.NoReturn:
+        """Write the state as it is now (once the run wrote its first STATE), then exit 128 + ``signum``.
+
+        The state is consistent at any moment: every position in it counts only records already
+        written. Before the run's first STATE nothing is written: the state then may not even
+        be loaded, and an empty STATE would replace the bookmarks a target holds.
+        """
+        self._stopping = True
+        self._held_signal = None
+        name = signal.Signals(signum).name
+        writer = getattr(self, "message_writer", None)
+        wrote_state = isinstance(writer, MessageWriter) and writer.states_written > 0
+        if wrote_state:
+            self.state_writer.write_state(self.state)
+        self.logger.warning(
+            "%s received: the run stops with exit code %d; %s",
+            name,
+            128 + signum,
+            "the last STATE written is where the next run resumes"
+            if wrote_state
+            else "no STATE was written, the next run starts from this run's state",
+        )
+        raise SystemExit(128 + signum)
+
+    @contextlib.contextmanager
+    def uninterrupted(self) -> Iterator[None]:
+        """A step that a termination signal must not cut in half; a signal meanwhile acts right after it.
+
+        Writing a message, and a paid Coresignal request until its id is journalled and in a
+        STATE. A step that fails lets its exception through (the run fails, exit code 1).
+        """
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+        if not self._held and self._held_signal is not None:
+            self._stop(self._held_signal)
 
     @override
     def discover_streams(self) -> list[Stream]:
@@ -91,9 +242,8 @@ class TapHrData(Tap):
         would be bought before a failure elsewhere stopped the run. In this order a failure
         in any other source stops the run before a credit is spent.
         """
-        order: dict[type[Stream], int] = {}
-        for source in all_sources():
-            order.update({kind: len(order) for kind in source.stream_types})
+        kinds = [kind for source in all_sources() for kind in source.stream_types]
+        order: dict[type[Stream], int] = {kind: rank for rank, kind in enumerate(kinds)}
         by_name = super().streams
         return dict(sorted(by_name.items(), key=lambda item: order.get(type(item[1]), len(order))))
 

@@ -1,4 +1,4 @@
-"""Crash and resume: the tap is killed (SIGKILL) at random points of a sync, many times over.
+"""Crash and resume: the tap is killed (SIGKILL) or stopped (SIGTERM) at random points of a sync, many times over.
 
 Each run is a real ``python -m tap_hrdata`` process against the emulator (a thread of this
 test process, so its data outlives the runs). A run is killed after a random delay, and the
@@ -18,7 +18,14 @@ it would hand it back. After some kills one run goes to the end unkilled. Then:
 - YouServe (``delete_after_download``): a run deleted only files whose records earlier runs
   emitted and whose STATE it was handed at start (confirmed).
 
-The loop is bounded by time: about 15 s in the everyday suite, and a long loop marked
+The SIGTERM variant stops runs as an orchestrator does, at a random record of a random
+stream (bulk_jobs one time in three) or after a random delay: every stopped run must exit
+non-zero (143; -15 when it died before the tap installed its handler), write only whole
+lines, and leave a last STATE from which nothing is missing, even with the SDK's default
+checkpoints (10000 records), where that STATE is the only one written mid-stream; no paid
+request may be lost (the tap finishes journalling it before it stops).
+
+The loop is bounded by time: about 15 s per variant in the everyday suite, and a long loop marked
 ``long`` (``TAP_HRDATA_CRASH_LOOP_SECONDS``, default 80 s) that CI runs (``--long`` or
 ``TAP_HRDATA_LONG_TESTS=1``); ``TAP_HRDATA_CRASH_LOOP_RUNS`` (default 200 runs) caps both.
 ``TAP_HRDATA_CRASH_LOOP_SEED`` fixes the seeds (default 20261126); each run's seed and kill
@@ -69,6 +76,8 @@ LOST_POST = "identical data request is already in progress"
 #: Coresignal requests must then stand in for it).
 LOST_STATE_SHARE = float(os.environ.get("TAP_HRDATA_CRASH_LOOP_LOST_STATES", "0.3"))
 REPO = Path(__file__).resolve().parents[2]
+#: Every stream, in the order a run syncs them: where a SIGTERM may be aimed.
+ALL_STREAMS = [stream for streams in STREAMS.values() for stream in streams]
 
 
 @dataclass
@@ -78,6 +87,8 @@ class Run:
     seed: int
     delay: float | None  # kill after this many seconds; None: never killed
     started_state: dict[str, Any]
+    #: SIGTERM only: stop at this record of this stream instead, when it comes before ``delay``.
+    target: tuple[str, int] | None = None
     killed: bool = False
     returncode: int | None = None
     duration: float = 0.0
@@ -102,14 +113,16 @@ class Run:
 
     def describe(self) -> str:
         how = f"killed after {self.delay:.3f}s" if self.killed else f"exit {self.returncode}"
+        if self.killed and self.target is not None:
+            how += f" (at record {self.target[1]} of {self.target[0]} or that delay; exit {self.returncode})"
         return (
             f"seed {self.seed}: {how} ({self.duration:.2f}s, {len(self.messages)} messages, {self.posts} paid, "
             f"{self.journalled} uncommitted journal entries at start)"
         )
 
 
-def parse_output(raw: bytes) -> list[dict[str, Any]]:
-    """Singer messages, one a line; only the last line may be cut (the process was killed)."""
+def parse_output(raw: bytes, *, whole: bool = False) -> list[dict[str, Any]]:
+    """Singer messages, one a line; only the last line may be cut (the process was killed), none when ``whole``."""
     lines = raw.split(b"\n")
     messages = []
     for number, line in enumerate(lines):
@@ -118,8 +131,33 @@ def parse_output(raw: bytes) -> list[dict[str, Any]]:
         try:
             messages.append(json.loads(line))
         except ValueError:
+            assert not whole, f"a stopped run cut line {number + 1} of {len(lines)}: {line[:200]!r}"
             assert number == len(lines) - 1, f"line {number + 1} of {len(lines)} is not a message: {line[:200]!r}"
     return messages
+
+
+def wait_for_record(process: subprocess.Popen[bytes], out_path: Path, target: tuple[str, int], seconds: float) -> None:
+    """Return once the process wrote record ``target[1]`` of stream ``target[0]``, or a record of a
+    stream that syncs after it (the target had fewer this run), or ended, or ``seconds`` passed."""
+    stream, wanted = target
+    later = {name.encode() for name in ALL_STREAMS[ALL_STREAMS.index(stream) + 1 :]}
+    prefix = b'{"type":"RECORD","stream":"'
+    deadline = time.monotonic() + seconds
+    seen, rest = 0, b""
+    with out_path.open("rb") as out:
+        while process.poll() is None and time.monotonic() < deadline:
+            chunk = out.read()
+            if not chunk:
+                time.sleep(0.002)
+                continue
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                if line.startswith(prefix):
+                    name = line[len(prefix) : line.index(b'"', len(prefix))]
+                    seen += name == stream.encode()
+                    if seen >= wanted or name in later:
+                        return
 
 
 class Rig:
@@ -156,9 +194,17 @@ class Rig:
     def latest_upload(self) -> str:
         return max(e["uploadDate"] for e in self.youserve.entries())
 
-    def run(self, state: dict[str, Any], seed: int, delay: float | None) -> Run:
-        """One tap process, killed after ``delay`` seconds unless it ends first."""
-        run = Run(seed=seed, delay=delay, started_state=state)
+    def run(
+        self,
+        state: dict[str, Any],
+        seed: int,
+        delay: float | None,
+        *,
+        stop: signal.Signals = signal.SIGKILL,
+        target: tuple[str, int] | None = None,
+    ) -> Run:
+        """One tap process, sent ``stop`` after ``delay`` seconds (or at ``target``) unless it ends first."""
+        run = Run(seed=seed, delay=delay, started_state=state, target=target)
         run.journalled = sum(uncommitted(entry, state) for entry in journal_entries(self.root))
         number = len(self.runs)
         state_path = self.workdir / f"state-{number}.json"
@@ -174,10 +220,13 @@ class Rig:
         with out_path.open("wb") as out, err_path.open("wb") as err:
             process = subprocess.Popen(command, stdout=out, stderr=err, cwd=self.workdir, env=env)
             try:
+                if target is not None and delay is not None:
+                    wait_for_record(process, out_path, target, delay)
+                    delay = 0.0
                 run.returncode = process.wait(timeout=delay)
             except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                run.returncode = process.wait()
+                process.send_signal(stop)
+                run.returncode = process.wait(timeout=None if stop == signal.SIGKILL else 60)
                 run.killed = True
             finally:
                 if process.poll() is None:
@@ -185,8 +234,10 @@ class Rig:
                     process.wait()
         run.duration = time.monotonic() - started
         time.sleep(0.1)  # a request the process sent just before dying is answered by now
-        run.messages = parse_output(out_path.read_bytes())
         run.stderr = err_path.read_text(errors="replace")
+        run.messages = parse_output(out_path.read_bytes(), whole=stop != signal.SIGKILL)
+        if run.killed and stop != signal.SIGKILL:
+            check_stopped(run, stop)
         run.posts = self.coresignal.post_count - posts
         run.deleted = self.youserve.deleted[deleted:]
         self.runs.append(run)
@@ -194,6 +245,21 @@ class Rig:
 
     def history(self) -> str:
         return "\n".join(f"  run {n}: {run.describe()}" for n, run in enumerate(self.runs))
+
+
+#: What the tap logs when it acts on SIGTERM (and what the SDK logged before it exited 0).
+STOP_LINES = ("received: the run stops", "Gracefully shutting down")
+
+
+def check_stopped(run: Run, stop: signal.Signals) -> None:
+    """A run sent ``stop`` exited non-zero on it; or it had finished (exit 0 and no stop logged)."""
+    acted = any(line in run.stderr for line in STOP_LINES)
+    if run.returncode == 0 and not acted:
+        run.killed = False  # it finished before the signal came
+        return
+    assert run.returncode in {128 + stop, -stop}, (
+        f"a run stopped by {stop.name} exited {run.returncode}: {run.describe()}\n{run.stderr[-2000:]}"
+    )
 
 
 def slow_down(vendor: Any) -> None:
@@ -227,7 +293,10 @@ def confirmed_by(state: dict[str, Any], entry: dict[str, Any]) -> bool:
         return True
     named = bookmark.get("files_at_bookmark") or {}
     same_date = named.get("upload_date") and upload_time(named["upload_date"]) == mark
-    return uploaded == mark and bool(same_date) and entry["fileId"] in named.get("file_ids", [])
+    # Named in the list, or (the compact form) at or before the group's sorted position.
+    through = named.get("through_file_id")
+    in_group = entry["fileId"] in named.get("file_ids", []) or (through is not None and entry["fileId"] <= through)
+    return uploaded == mark and bool(same_date) and in_group
 
 
 def check_run(rig: Rig, run: Run, emitted_before: set[str]) -> None:
@@ -314,8 +383,26 @@ def test_killed_at_random_points_for_longer(emulator: Emulator, tmp_path: Path) 
     crash_loop(emulator, tmp_path, LONG_LOOP_SECONDS, min_kills=5)
 
 
-def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills: int) -> None:
-    """Rounds of kills and resumes for ``seconds`` (a round started is always finished)."""
+def test_stopped_by_sigterm_at_random_points_the_next_runs_finish_the_job(emulator: Emulator, tmp_path: Path) -> None:
+    crash_loop(emulator, tmp_path, QUICK_LOOP_SECONDS, min_kills=3, stop=signal.SIGTERM)
+
+
+@pytest.mark.long
+def test_stopped_by_sigterm_at_random_points_for_longer(emulator: Emulator, tmp_path: Path) -> None:
+    crash_loop(emulator, tmp_path, LONG_LOOP_SECONDS, min_kills=5, stop=signal.SIGTERM)
+
+
+def stop_target(seed: int) -> tuple[str, int]:
+    """Where a SIGTERM is aimed: a record of ``bulk_jobs`` one time in three, else of any stream."""
+    rng = random.Random(seed)
+    stream = "bulk_jobs" if rng.random() < 1 / 3 else rng.choice(ALL_STREAMS)
+    return stream, rng.randint(1, 60)
+
+
+def crash_loop(
+    emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills: int, stop: signal.Signals = signal.SIGKILL
+) -> None:
+    """Rounds of kills (or stops) and resumes for ``seconds`` (a round started is always finished)."""
     deadline = time.monotonic() + seconds
     rounds = kills = lost_posts = lost_states = total_runs = deleted = paid = journal_resumes = 0
     killed_in: Counter[str] = Counter()
@@ -330,7 +417,10 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
             last = attempt == KILLS_PER_ROUND or time.monotonic() >= deadline or total_runs >= MAX_RUNS
             seed = (BASE_SEED + rounds) * 1000 + attempt
             delay = None if last else random.Random(seed).uniform(0.3, 1.1 * longest)
-            run = rig.run(state, seed, delay)
+            target = None
+            if stop != signal.SIGKILL and delay is not None:
+                target, delay = stop_target(seed), 2 * longest  # the delay: in case the run hangs
+            run = rig.run(state, seed, delay, stop=stop, target=target)
             total_runs += 1
             check_run(rig, run, emitted)
             journal_resumes += run.journalled > 0 and pending_request(run.started_state) is None
@@ -338,7 +428,7 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
             kills += run.killed
             if run.killed:
                 killed_in[run.active_stream()] += 1
-            if not run.killed and run.returncode != 0 and LOST_POST in run.stderr:
+            if not run.killed and run.returncode != 0 and LOST_POST in run.stderr and stop == signal.SIGKILL:
                 # Killed between the vendor charging a data request and the STATE naming it:
                 # the documented recovery (the id from the dashboard) resumes it unpaid.
                 lost_posts += 1
@@ -367,13 +457,21 @@ def crash_loop(emulator: Emulator, tmp_path: Path, seconds: float, *, min_kills:
         assert not final.killed, rig.history()
         assert final.returncode == 0, rig.history()
         assert pending_request(final.last_state or {}) is None, rig.history()
+        if not rig.youserve.deleted and final.last_state is not None:
+            # Every stop came before YouServe (a slow machine): one more run from the final
+            # state, so each round checks a deletion; it pays for nothing pending.
+            run = rig.run(final.last_state, (BASE_SEED + rounds) * 1000 + 999, None)
+            total_runs += 1
+            check_run(rig, run, emitted)
+            assert run.returncode == 0, f"{run.describe()}\n{run.stderr[-3000:]}\n{rig.history()}"
+            assert rig.youserve.deleted, rig.history()
         check_round(rig)
         deleted += len(rig.youserve.deleted)
         paid += rig.coresignal.post_count
         rounds += 1
     print(
-        f"crash loop: {rounds} rounds, {total_runs} runs, {kills} kills ({dict(killed_in)}), {deleted} confirmed "
-        f"files deleted, {paid} data requests paid, {lost_posts} lost POST answers recovered, "
+        f"crash loop ({stop.name}): {rounds} rounds, {total_runs} runs, {kills} kills ({dict(killed_in)}), "
+        f"{deleted} confirmed files deleted, {paid} data requests paid, {lost_posts} lost POST answers recovered, "
         f"{lost_states} states lost, {journal_resumes} runs started with a journalled request their state did not cover"
     )
     assert kills >= min_kills

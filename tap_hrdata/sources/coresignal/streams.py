@@ -54,6 +54,7 @@ from tap_hrdata.sources.coresignal.client import (
     vendor_time,
 )
 from tap_hrdata.sources.coresignal.journal import RequestJournal, request_key
+from tap_hrdata.statecheck import StateError, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, integer, iso_timestamp, text, utc_timestamp
 
@@ -171,6 +172,51 @@ class BulkJobsStream(VendorStream):
 
     # ---- state ---------------------------------------------------------------------------
 
+    @classmethod
+    def check_state(cls, stream_state: dict[str, t.Any]) -> None:
+        """Refuse a stream state this stream cannot trust, naming the bad value's path (:class:`StateError`).
+
+        Called by the tap on the state a run starts from, before any request. A bookmark that
+        is not a timestamp, or lies in the future, would buy an empty request on every run;
+        a pending request that is not what this tap writes would be ignored, and paid again.
+        """
+        bookmark_time(cls.name, stream_state.get("replication_key_value"))
+        bookmark_time(cls.name, stream_state.get(COLLECTED_UNTIL), COLLECTED_UNTIL)
+        pending = stream_state.get(PENDING)
+        if pending is None:
+            return
+        path = f"state: bookmarks.{cls.name}.{PENDING}"
+        if not isinstance(pending, dict):
+            msg = f"{path} must be an object (the data request being collected), found {shown(pending)}"
+            raise StateError(msg)
+        request_id = pending.get("id")
+        if isinstance(request_id, bool) or not isinstance(request_id, (str, int)) or str(request_id).strip() == "":
+            msg = f"{path}.id must be a data request id, found {shown(request_id)}"
+            raise StateError(msg)
+        files_done = pending.get("files_done", [])
+        if not isinstance(files_done, list) or not all(isinstance(name, str) for name in files_done):
+            msg = f"{path}.files_done must be a list of file names, found {shown(files_done)}"
+            raise StateError(msg)
+        for name in ("current_file", "api", "journal_key"):
+            if pending.get(name) is not None and not isinstance(pending[name], str):
+                msg = f"{path}.{name} must be a string, found {shown(pending[name])}"
+                raise StateError(msg)
+        records = pending.get("current_file_records")
+        if records is not None and (isinstance(records, bool) or not isinstance(records, int) or records < 0):
+            msg = f"{path}.current_file_records must be a record count (an integer, 0 or more), found {shown(records)}"
+            raise StateError(msg)
+        # Vendor times, not bookmarks: a posting stamped ahead of this clock is no reason to stop.
+        window = pending.get("window")
+        if window is not None and not isinstance(window, dict):
+            msg = f"{path}.window must be an object, found {shown(window)}"
+            raise StateError(msg)
+        times = {"max_last_updated": pending.get("max_last_updated"), "created_at": pending.get("created_at")}
+        times.update({f"window.{end}": (window or {}).get(end) for end in ("gte", "lte")})
+        for name, value in times.items():
+            if value is not None and utc_timestamp(value) is None:
+                msg = f"{path}.{name} must be a timestamp, found {shown(value)}"
+                raise StateError(msg)
+
     def pending_request(self) -> dict[str, t.Any] | None:
         """The request being collected, from state (a private copy: the caller's state is not touched)."""
         state = self.stream_state
@@ -269,6 +315,15 @@ class BulkJobsStream(VendorStream):
                 "(a request without either would buy everything)"
             )
             raise ConfigValidationError(msg, errors=[msg])
+        # From the POST until the request is journalled and its id is in a STATE, a SIGTERM or
+        # SIGINT waits: stopping in between would lose a request already paid for.
+        with self._tap.uninterrupted():
+            return self.paid_request(request, window)
+
+    def paid_request(self, request: HTTPRequest, window: Window | None) -> dict[str, t.Any]:
+        """Send the paid POST, journal the request and put its id in a STATE: the pending request."""
+        generation = self.client.generation
+        job_ids = self.settings.get("job_ids") or []
         answer = self.client.call(request, self.read_paid_answer, stream=self.name)
         request_id = None
         if isinstance(answer, dict):
@@ -295,7 +350,7 @@ class BulkJobsStream(VendorStream):
             self.emit_state()
             msg = (
                 f"coresignal: data request {request_id} was created but could not be journalled under "
-                f"files_storage_url ({type(exc).__name__}); its id is in the state this run emitted"
+                f"files_storage_url ({exc}); its id is in the state this run emitted"
             )
             raise CoresignalError(msg) from exc
         self.emit_state()
@@ -468,10 +523,12 @@ class BulkJobsStream(VendorStream):
                 number += 1
                 if number <= taken:
                     continue
-                job = parse_job(line, f"coresignal stream '{self.name}': {where}", number, self.logger)
+                yield parse_job(line, f"coresignal stream '{self.name}': {where}", number, self.logger)
+                # Back here, the SDK has written the record: only now is it taken. A STATE written
+                # before (on SIGTERM; the SDK's checkpoint just after the record) counts it as not
+                # taken, so a resumed run emits it again rather than never.
                 taken = number
-                pending["current_file_records"] = taken  # before the yield: a STATE follows the record
-                yield job
+                pending["current_file_records"] = taken
 
         # The reader's messages name the file (`where`); a transport failure names its path.
         yield from self.client.body(lambda: HTTPRequest(url=url), read, stream=self.name)
