@@ -103,6 +103,17 @@ def source_block(name: str, description: str, *settings: th.Property) -> th.Prop
     return th.Property(name, th.ObjectType(*settings), description=description)
 
 
+def concurrency(default: int, what: str) -> th.Property:
+    """A source's ``max_concurrent_requests``: calls in flight side by side (1: one at a time)."""
+    return th.Property(
+        "max_concurrent_requests",
+        th.IntegerType(minimum=1, maximum=64),
+        default=default,
+        description=f"Requests of this source in flight at once ({what}); records keep their order. "
+        "1 sends one request at a time.",
+    )
+
+
 TALENTSOFT = source_block(
     "talentsoft",
     "Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, attachments, referentials.",
@@ -147,6 +158,7 @@ TALENTSOFT = source_block(
         default=268435456,
         description="Largest accepted export frame, and largest uncompressed zip entry (zip-bomb guard).",
     ),
+    concurrency(2, "the page being read and the next page, fetched ahead"),
 )
 
 HRFLOW = source_block(
@@ -171,6 +183,7 @@ HRFLOW = source_block(
         default=30,
         description="Items per page (limit; the API refuses more than 100).",
     ),
+    concurrency(8, "pages fetched ahead once the number of pages is known"),
 )
 
 YOUSERVE = source_block(
@@ -232,6 +245,7 @@ YOUSERVE = source_block(
         default=False,
         description="Delete files on the server once a target has confirmed them (see README).",
     ),
+    concurrency(8, "files and Range chunks downloaded side by side, the listing paged ahead"),
 )
 
 CORESIGNAL = source_block(
@@ -279,6 +293,7 @@ CORESIGNAL = source_block(
         default=27,
         description="Client-side rate limit shared by every Coresignal call.",
     ),
+    concurrency(8, "a data request's files downloaded side by side, within the rate limit"),
 )
 
 SOURCE_SETTINGS: dict[str, th.Property] = {prop.name: prop for prop in (TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL)}

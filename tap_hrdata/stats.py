@@ -10,6 +10,7 @@ done and an estimate of the time left.
 
 from __future__ import annotations
 
+import threading
 import time
 import typing as t
 
@@ -44,6 +45,7 @@ class StreamStats:
         self.expected_files: int | None = None
         self._started: float | None = None
         self._last_progress = 0.0
+        self._lock = threading.Lock()  # workers add bytes and files too
 
     def start(self) -> None:
         """The stream begins to move (its first answer): rates count from here."""
@@ -65,13 +67,16 @@ class StreamStats:
             )
 
     def add(self, *, bytes: int = 0, files: int = 0) -> None:  # the natural name
-        """Count what moved, and log a progress line when the last one is old enough."""
+        """Count what moved, and log a progress line when the last one is old enough (from any thread)."""
         self.start()
-        self.bytes += bytes
-        self.files += files
         now = time.monotonic()
-        if now - self._last_progress >= self.PROGRESS_SECONDS:
-            self._last_progress = now
+        with self._lock:
+            self.bytes += bytes
+            self.files += files
+            due = now - self._last_progress >= self.PROGRESS_SECONDS
+            if due:
+                self._last_progress = now
+        if due:
             self.logger.info("Progress of stream '%s': %s", self.stream, self.progress(now))
 
     @property

@@ -16,6 +16,12 @@ and there are two ways to read an answer:
   failure from the caller's *current* position (next record, next byte), so a retry
   resumes after what was already taken.
 
+Streams run calls side by side through :attr:`VendorClient.workers`
+(:mod:`tap_hrdata.http.concurrency`); everything the calls share is safe across threads:
+the session's connection pool is sized to the workers, the authenticator renews once for
+all, the throttle paces every thread, a 429 pauses every send of the source (not only the
+worker that met it), and the counters are kept under a lock.
+
 Vendor clients subclass it: their authenticator, their headers, what their errors mean.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import abc
 import functools
 import logging
+import threading
 import time
 import typing as t
 from collections import Counter
@@ -34,6 +41,7 @@ from requests.structures import CaseInsensitiveDict
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
+from tap_hrdata.http.concurrency import Workers
 from tap_hrdata.http.redaction import excerpt, request_line, request_secrets, without_query
 from tap_hrdata.http.redirects import NEUTRAL_HEADERS, RedirectRefused, next_hop
 from tap_hrdata.http.retry import RETRIABLE, BrokenBodyError, RetryPolicy, TokenRejectedError
@@ -128,6 +136,8 @@ class VendorClient(abc.ABC):
         self.request_deadline = float(conduct["request_deadline_seconds"])
         self.retry_budget = float(conduct["retry_budget_seconds"])
         self.logger = logger
+        #: Calls in flight side by side for the whole source (``max_concurrent_requests``).
+        self.workers = Workers(int(self.settings.get("max_concurrent_requests") or 1), name=f"{self.source}-")
         self.session = requests.Session()
         adapter = WatchedAdapter(
             BodyWatch(),
@@ -135,6 +145,7 @@ class VendorClient(abc.ABC):
                 read_timeout=float(conduct["request_timeout_seconds"]),
                 min_bytes_per_second=float(conduct["min_bytes_per_second"]),
             ),
+            connections=self.workers.size + 1,  # every worker, and the stream's own thread
         )
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -146,6 +157,9 @@ class VendorClient(abc.ABC):
         #: API calls and retries, per stream (the end-of-run summary).
         self.calls: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the counters, the first send, the pause
+        #: A 429 holds every send of the source until then (``time.monotonic``).
+        self._paused_until = 0.0
 
     # ---- what a vendor client defines -----------------------------------------------------
 
@@ -286,7 +300,10 @@ class VendorClient(abc.ABC):
                     # The message is the redacted reason; a chained exception would print unredacted text.
                     raise FatalAPIError(msg) from None
                 wait = self.retry_wait(failures, exc)
-                self.retries[stream or ""] += 1
+                if getattr(getattr(exc, "response", None), "status_code", None) == HTTPStatus.TOO_MANY_REQUESTS:
+                    self.pause(wait)
+                with self._lock:
+                    self.retries[stream or ""] += 1
                 self.logger.warning("%s: retry %d in %.1fs after %s", self.where(stream, where), failures, wait, reason)
                 time.sleep(wait)
                 continue
@@ -372,6 +389,26 @@ class VendorClient(abc.ABC):
         detail = without_query(excerpt(str(exc), self.secrets(request)))
         return f"{request_line(request)} failed: {type(exc).__name__}: {detail}"
 
+    # ---- across threads ----------------------------------------------------------------------
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send of the source for ``seconds`` (a 429: the vendor counts the source, not a thread)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _wait_for_pause(self) -> None:
+        while True:
+            with self._lock:
+                left = self._paused_until - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(left)
+
+    def close(self) -> None:
+        """The run is over: stop the workers, close the connections."""
+        self.workers.close()
+        self.session.close()
+
     # ---- one attempt -------------------------------------------------------------------------
 
     def _send(
@@ -384,8 +421,10 @@ class VendorClient(abc.ABC):
     ) -> requests.Response:
         """One attempt: sign, pace, send, judge the status. The body is left to the reader."""
         if self._before_first_send is not None:
-            before, self._before_first_send = self._before_first_send, None
-            before()
+            with self._lock:
+                before, self._before_first_send = self._before_first_send, None
+            if before is not None:
+                before()
         prepared = self.session.prepare_request(
             requests.Request(
                 method=request.method,
@@ -423,8 +462,10 @@ class VendorClient(abc.ABC):
         """
         hops = 0
         while True:
+            self._wait_for_pause()
             self.throttle.before_send()
-            self.calls[stream or ""] += 1
+            with self._lock:
+                self.calls[stream or ""] += 1
             response = self.session.send(prepared, timeout=self.timeout, stream=True, allow_redirects=False)
             self.throttle.answered(response.status_code)
             try:

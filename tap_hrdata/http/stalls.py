@@ -191,8 +191,8 @@ class WatchedResponse(requests.Response):
 class WatchedAdapter(HTTPAdapter):
     """requests' adapter, building :class:`WatchedResponse` answers with the read timeout set."""
 
-    def __init__(self, watch: BodyWatch, limits: BodyLimits) -> None:
-        super().__init__()
+    def __init__(self, watch: BodyWatch, limits: BodyLimits, *, connections: int = 10) -> None:
+        super().__init__(pool_connections=connections, pool_maxsize=max(connections, 10))
         self.watch = watch
         self.limits = limits
 
