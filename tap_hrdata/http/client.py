@@ -41,6 +41,7 @@ from requests.structures import CaseInsensitiveDict
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from typing_extensions import override
 
+from tap_hrdata.http import concurrency
 from tap_hrdata.http.concurrency import Workers
 from tap_hrdata.http.redaction import excerpt, request_line, request_secrets, without_query
 from tap_hrdata.http.redirects import NEUTRAL_HEADERS, RedirectRefused, next_hop
@@ -269,12 +270,15 @@ class VendorClient(abc.ABC):
         """
         failures = 0
         failing = 0.0  # seconds spent in failed attempts since the last progress
+        task = concurrency.current_task()  # in a worker: its batch's stop cuts the body being read
         while True:
             sent: requests.PreparedRequest | None = None
             attempt_started = time.monotonic()
             try:
                 response = self._send(open_request(), stream, answers=answers, authenticate=authenticate)
                 sent = response.request
+                cut = getattr(response, "cut", None)
+                unregister = task.on_stop(cut) if task is not None and cut is not None else None
                 try:
                     for item in read(response):
                         failures, failing = 0, 0.0  # progress: a later failure starts a new count
@@ -283,10 +287,15 @@ class VendorClient(abc.ABC):
                         # whose buffer the frame reader reuses only once nothing refers to it.
                         del item
                 finally:
+                    if unregister is not None:
+                        unregister()
                     response.close()
             except AnswerError as exc:
                 raise FatalAPIError(f"{self.where(stream, where)}: {exc}") from exc
             except RETRIABLE as exc:
+                if task is not None and task.stopping:  # the body was cut because nobody waits for it
+                    msg = "stopped while reading: its result is no longer wanted"
+                    raise concurrency.CallStoppedError(msg) from None
                 failures += 1
                 failing += time.monotonic() - attempt_started
                 reason = self._reason(exc, sent)
@@ -305,7 +314,7 @@ class VendorClient(abc.ABC):
                 with self._lock:
                     self.retries[stream or ""] += 1
                 self.logger.warning("%s: retry %d in %.1fs after %s", self.where(stream, where), failures, wait, reason)
-                time.sleep(wait)
+                concurrency.wait(wait)
                 continue
             return
 
@@ -402,7 +411,7 @@ class VendorClient(abc.ABC):
                 left = self._paused_until - time.monotonic()
             if left <= 0:
                 return
-            time.sleep(left)
+            concurrency.wait(left)
 
     def close(self) -> None:
         """The run is over: stop the workers, close the connections."""

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import threading
+import time
 import typing as t
 
 if t.TYPE_CHECKING:
@@ -42,6 +44,8 @@ class Task:
 
     def __init__(self) -> None:
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._on_stop: dict[int, t.Callable[[], None]] = {}
 
     @property
     def stopping(self) -> bool:
@@ -49,12 +53,70 @@ class Task:
         return self._stop.is_set()
 
     def stop(self) -> None:
-        """Tell the calls of this batch to stop."""
+        """Tell the calls of this batch to stop, and end the reads they are blocked in."""
         self._stop.set()
+        with self._lock:
+            callbacks = list(self._on_stop.values())
+        for callback in callbacks:
+            with contextlib.suppress(Exception):  # best effort: the call also stops at its next check
+                callback()
+
+    def on_stop(self, callback: t.Callable[[], None]) -> t.Callable[[], None]:
+        """Call ``callback`` when the batch stops (now, if it has); returns what unregisters it."""
+        key = id(callback)
+        with self._lock:
+            self._on_stop[key] = callback
+        if self.stopping:
+            with contextlib.suppress(Exception):
+                callback()
+
+        def unregister() -> None:
+            with self._lock:
+                self._on_stop.pop(key, None)
+
+        return unregister
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep ``seconds``, or less if the batch is stopped meanwhile; True when it was."""
+        return self._stop.wait(seconds)
 
 
 #: A call run ahead: it receives its batch's :class:`Task` (to check :attr:`Task.stopping`).
 Call = t.Callable[[Task], T]
+
+_running = threading.local()  # the Task of the call this worker thread runs
+
+
+class CallStoppedError(Exception):
+    """A call run ahead was stopped while it waited (its result is no longer wanted)."""
+
+
+def wait(seconds: float) -> None:
+    """Sleep ``seconds``; in a worker whose batch is stopped meanwhile, stop waiting and raise.
+
+    The client waits here between attempts (backoff, ``Retry-After``, a source-wide pause),
+    so a stopped run does not sit out a minute-long wait in a worker it no longer needs.
+    """
+    task: Task | None = getattr(_running, "task", None)
+    if task is None:
+        time.sleep(seconds)
+    elif task.sleep(seconds):
+        msg = "stopped while waiting to retry: its result is no longer wanted"
+        raise CallStoppedError(msg)
+
+
+def current_task() -> Task | None:
+    """The task of the call this worker thread runs; None in the stream's own thread."""
+    return getattr(_running, "task", None)
+
+
+def _run(call: Call[T], task: Task) -> T:
+    """Run ``call`` in a worker thread, known there as the running call (see :func:`wait`)."""
+    _running.task = task
+    try:
+        return call(task)
+    finally:
+        _running.task = None
 
 
 class Ahead(t.Generic[T]):
@@ -125,7 +187,7 @@ class Workers:
                     if following is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(following, task))
+                    pending.append(pool.submit(_run, following, task))
                 if not pending:
                     return
                 result = pending.popleft().result()
@@ -143,7 +205,7 @@ class Workers:
         Without threads, the call runs when its result is taken.
         """
         task = Task()
-        future = self._executor().submit(call, task) if self.threaded else None
+        future = self._executor().submit(_run, call, task) if self.threaded else None
         return Ahead(call, task, future)
 
     def close(self) -> None:

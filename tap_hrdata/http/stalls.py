@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 import requests
 from requests.adapters import HTTPAdapter
 from typing_extensions import override
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from tap_hrdata.http import concurrency
 from tap_hrdata.http.redaction import request_line
 from tap_hrdata.http.retry import BrokenBodyError
 
@@ -204,3 +207,48 @@ class WatchedAdapter(HTTPAdapter):
         if sock is not None:
             sock.settimeout(self.limits.read_timeout)  # the headers are in: the first-byte wait is over
         return response
+
+    @override
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Requests' pool manager, with connections whose wait for an answer a stopped call ends."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _StoppablePool, "https": _StoppableHTTPSPool}
+
+
+class _StoppableWait:
+    """A connection whose wait for the status line ends when its worker's batch stops."""
+
+    sock: socket.socket | None
+
+    def getresponse(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        task = concurrency.current_task()
+        sock = self.sock
+        unregister = None
+        if task is not None and sock is not None:
+            unregister = task.on_stop(lambda: _shutdown(sock))
+        try:
+            return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if unregister is not None:
+                unregister()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _StoppableConnection(_StoppableWait, HTTPConnection):
+    pass
+
+
+class _StoppableHTTPSConnection(_StoppableWait, HTTPSConnection):
+    pass
+
+
+class _StoppablePool(HTTPConnectionPool):
+    ConnectionCls = _StoppableConnection
+
+
+class _StoppableHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _StoppableHTTPSConnection

@@ -285,3 +285,40 @@ def test_a_signal_in_the_middle_of_a_file_leaves_no_partial_file(emulator: Emula
     assert_union_complete([stopped, resumed], setup)
     record = next(r for r in resumed.records("delivered_files") if r["file_id"] == big["fileId"])
     assert record["sha256"] == setup.vendor.file_sha256(big["fileId"])
+
+
+def test_a_signal_while_workers_wait_on_a_stalled_server_exits_at_once(emulator: Emulator, tmp_path: Path) -> None:
+    """8 workers download side by side; one waits on a server stalled 30 s: SIGTERM still ends the run now.
+
+    The stopped batch cuts the reads its workers are blocked in, instead of waiting out the
+    stall (or the first-byte timeout) before exiting.
+    """
+    setup = setup_source(emulator, "youserve", tmp_path)
+    setup.config["youserve"]["max_concurrent_requests"] = 8
+    big = setup.vendor.add_file("payroll.csv", 8000, 1_000_000)
+    chunks = 0
+    handle = setup.vendor.handle
+
+    def stall(request: Any) -> Any:
+        nonlocal chunks
+        if big["fileId"] in request.path and request.headers.get("Range") is not None:
+            chunks += 1
+            if chunks == 4:
+                time.sleep(30)
+        return handle(request)
+
+    setup.vendor.handle = stall
+    process = subprocess.Popen(
+        tap_command(write_config(setup, tmp_path)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: chunks >= 4)
+        time.sleep(0.3)  # the worker is blocked waiting for the stalled answer
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        waited = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert code == 143
+    assert waited < 10  # not the 30 s stall

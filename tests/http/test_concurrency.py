@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_hrdata.http.concurrency import Task, Workers
+from tap_hrdata.http.concurrency import CallStoppedError, Task, Workers
 from tests.conftest import mount
 from tests.emulator.server import Emulator, Request, Response
 from tests.http.test_client import Script, get, make_client, token_client
@@ -218,3 +218,19 @@ def test_one_token_for_all_workers(emulator: Emulator) -> None:
     finally:
         client.close()
     assert tokens == 1
+
+
+def test_a_stopped_batch_does_not_sit_out_a_retry_wait(emulator: Emulator) -> None:
+    """A call ahead meets 429 with Retry-After: 30; the consumer stops; the worker stops waiting at once."""
+    mount(emulator, Script(lambda request: Response.json(429, {}, headers={"Retry-After": "30"})))
+    client = make_client(emulator, max_concurrent_requests=2)
+    try:
+        started = time.monotonic()
+        ahead = client.workers.ahead(lambda task: client.json(get(client), stream="s"))
+        time.sleep(0.3)  # the 429 is in, the worker waits its 30 s
+        ahead.cancel()
+        assert time.monotonic() - started < 5
+        with pytest.raises(CallStoppedError):
+            ahead.result()
+    finally:
+        client.close()
