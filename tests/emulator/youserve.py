@@ -35,6 +35,15 @@ facades, each mounted at a prefix of its own; files, tokens, faults and bookkeep
   ``(host, method, kind)``; ``token_requests`` and ``issued_tokens`` cover both sign-ins
   (``token_requests_by_sign_in`` splits them); ``connect_token_forms`` keeps each Visma Connect
   form with its secret redacted.
+* Concurrency (for tests of a tap sending requests side by side): ``answer_delay(request, kind)``
+  (settable, None by default) gives the seconds a File API call waits before it is answered,
+  after the spike arrest let it through and before its token is checked (random delays make
+  answers come back out of order); ``in_flight``/``most_in_flight`` count the File API calls
+  being answered at once (the delay included, not the body's transfer); ``exchanges`` lists
+  every call as an :class:`Exchange` (arrival time, host, method, kind, path, status) in the
+  order the answers were produced. ``body_piece_bytes`` (default 1 MiB) is the largest piece
+  of a file body generated at once: smaller, the emulator's own memory stays out of a
+  measure of the tap's (both run in one process in tests).
 * Mounting: ``for host in vendor.hosts(): mount(emulator, host)``; then
   ``config_for(emulator, vendor)`` is the seed sign-in and ``config_for(emulator, vendor.youforce)``
   the Visma Connect one (``vendor.sign_in_settings(emulator.url(), sign_in)`` gives either block).
@@ -134,6 +143,18 @@ DEFAULT_FILES: tuple[tuple[str, int, int, str], ...] = (
     ("../../etc/passwd", 101100, 1_900, "2026-02-25T10:10:10.010Z"),
     ("payroll_2026_02.xml", 7101, 51_877, "2026-02-28T18:01:09.004Z"),
 )
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One call as the vendor saw it (``YouserveEmulator.exchanges``)."""
+
+    arrived: float  # time.monotonic() when the call came in
+    host: str
+    method: str
+    kind: str  # "token", "list", "file", "range", "other"
+    path: str
+    status: int
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -679,6 +700,12 @@ class YouserveEmulator:
         self.youforce_tenant_headers: list[str] = []
         self.spike_arrests = 0  # 429s given by the spike arrest
         self.spike_arrests_by_host: Counter[str] = Counter()
+        #: Seconds a File API call waits before its answer (see the module docstring); None: none.
+        self.answer_delay: Callable[[Request, str], float] | None = None
+        self.in_flight = 0  # File API calls being answered now
+        self.most_in_flight = 0  # the most at once so far
+        self.exchanges: list[Exchange] = []  # every call, in the order its answer was produced
+        self.body_piece_bytes = PIECE  # largest piece of a file body generated at once
         self._tokens: dict[str, _Grant] = {}
         self._files: dict[str, YouserveFile] = {}
         self._lock = threading.RLock()
@@ -847,11 +874,30 @@ class YouserveEmulator:
     def handle_host(self, host: str, request: Request) -> Response:
         """Answer one request to ``host`` (the facades call this with theirs)."""
         kind = self._kind(request, host)
+        arrived = time.monotonic()
+        file_api = kind in {"list", "file", "range"}
         with self._lock:
             self.calls[(request.method, kind)] += 1
             self.host_calls[(host, request.method, kind)] += 1
+            if file_api:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            response = self._answer(host, request, kind)
+        finally:
+            with self._lock:
+                if file_api:
+                    self.in_flight -= 1
+        with self._lock:
+            self.exchanges.append(Exchange(arrived, host, request.method, kind, request.path, response.status))
+        return response
+
+    def _answer(self, host: str, request: Request, kind: str) -> Response:
         if kind != "token" and not self._spike_arrest_lets_through(host):  # File API calls only
             return _spike_arrest_violation(self.spike_arrest_per_minute or 0.0, self.spike_arrest_burst)
+        delay = self.answer_delay(request, kind) if self.answer_delay is not None and kind != "token" else 0.0
+        if delay > 0:
+            time.sleep(delay)
         fault = self.faults.take(request)
         injected = Faults.status_response(fault)
         if injected is not None:
@@ -1165,7 +1211,7 @@ class YouserveEmulator:
 
     def _stream(self, item: YouserveFile, start: int, end: int, *, mark_downloaded: bool) -> Iterator[bytes]:
         """The body; the file is marked downloaded just before its final piece is handed over."""
-        pieces = item.pieces(start, end)
+        pieces = item.pieces(start, end, self.body_piece_bytes)
         previous = next(pieces, None)
         for current in pieces:
             assert previous is not None

@@ -158,12 +158,30 @@ class YouserveClient(VendorClient):
 
     def delete_file(self, file_id: str, *, stream: str) -> bool:
         """``DELETE /files/{id}`` for our subscriber only: True if deleted, False if already gone (404)."""
-        return self.call(
-            self.file_request("DELETE", file_id),
-            lambda response: response.status_code != HTTPStatus.NOT_FOUND,
-            stream=stream,
-            answers={HTTPStatus.NOT_FOUND},
-        )
+
+        def deleted(response: requests.Response) -> bool:
+            drain(response)
+            return response.status_code != HTTPStatus.NOT_FOUND
+
+        return self.call(self.file_request("DELETE", file_id), deleted, stream=stream, answers={HTTPStatus.NOT_FOUND})
+
+
+#: Most bytes of an answer read only so that its connection can serve the next request.
+DRAINED_BYTES = 64 * 1024
+
+
+def drain(response: requests.Response) -> None:
+    """Read a short answer's body (a 204, a 404's message, a HEAD's nothing) to its end.
+
+    A body left unread makes ``requests`` close the connection instead of reusing it: a new
+    connection (a TLS handshake) for every DELETE or HEAD, eight at once with eight workers.
+    A longer body is left: that connection is closed, as before.
+    """
+    received = 0
+    for piece in response.iter_content(DRAINED_BYTES):
+        received += len(piece)
+        if received >= DRAINED_BYTES:
+            return
 
 
 def listing_entries(response: JsonResponse) -> list[t.Any]:

@@ -5,6 +5,12 @@ one is fetched after a HEAD as consecutive ``Range`` requests, each chunk checke
 (status, ``Content-Range``, length) before it is appended, and a broken chunk is asked
 for again from its own first byte. Nothing is published under the file's key until all
 of its bytes are there and match the listed size.
+
+A download runs in one of the source's workers, several files side by side: each worker
+writes a chunk to storage before it asks for the next, so memory holds at most one chunk
+per worker (``max_concurrent_requests`` chunks) whatever the files' sizes. The chunks of
+one file are fetched one after the other. A download whose result is no longer wanted
+(the run is stopping, an earlier file failed) stops between two pieces and drops its part.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import typing as t
 from http import HTTPStatus
 
 from tap_hrdata.http.client import AnswerError
+from tap_hrdata.http.concurrency import CallStoppedError
 from tap_hrdata.http.retry import BrokenBodyError
-from tap_hrdata.sources.youserve.client import FileDataError
+from tap_hrdata.sources.youserve.client import FileDataError, drain
 from tap_hrdata.values import content_range
 
 if t.TYPE_CHECKING:
@@ -24,11 +31,19 @@ if t.TYPE_CHECKING:
     import requests
     from requests.structures import CaseInsensitiveDict
 
+    from tap_hrdata.http.concurrency import Task
     from tap_hrdata.sources.youserve.client import ListedFile, YouserveClient
     from tap_hrdata.stats import StreamStats
     from tap_hrdata.storage import FileStorage, PartialFile, StoredFile
 
 READ_BYTES = 64 * 1024
+
+
+def _go_on(task: Task | None) -> None:
+    """Stop here (the part is dropped) if the download's result is no longer wanted."""
+    if task is not None and task.stopping:
+        msg = "stopped while downloading: its result is no longer wanted"
+        raise CallStoppedError(msg)
 
 
 class FileDownloader:
@@ -49,8 +64,13 @@ class FileDownloader:
         self.stream = stream
         self.chunk_size = chunk_size
 
-    def download(self, listed: ListedFile, segments: tuple[object, ...]) -> StoredFile:
-        """Store a file's bytes under ``segments``; its size must match the listing (and HEAD)."""
+    def download(self, listed: ListedFile, segments: tuple[object, ...], task: Task | None = None) -> StoredFile:
+        """Store a file's bytes under ``segments``; its size must match the listing (and HEAD).
+
+        ``task``: the worker's, checked between pieces (a stopped one raises
+        :class:`~tap_hrdata.http.concurrency.CallStoppedError`).
+        """
+        _go_on(task)
         if listed.size > self.chunk_size:
             head = self.client.call(self.client.file_request("HEAD", listed.file_id), _headers, stream=self.stream)
             if head.get("Content-Length", "").strip() != str(listed.size):
@@ -61,7 +81,7 @@ class FileDownloader:
                 raise FileDataError(msg)
             units = {unit.strip().lower() for unit in head.get("Accept-Ranges", "").split(",")}
             if "bytes" in units:
-                stored = self._ranged(listed, segments)
+                stored = self._ranged(listed, segments, task)
                 self.stats.add(files=1)
                 return stored
             self.client.logger.warning(
@@ -69,11 +89,11 @@ class FileDownloader:
                 self.stream,
                 listed.file_id,
             )
-        stored = self._whole(listed, segments)
+        stored = self._whole(listed, segments, task)
         self.stats.add(bytes=stored.size, files=1)
         return stored
 
-    def _whole(self, listed: ListedFile, segments: tuple[object, ...]) -> StoredFile:
+    def _whole(self, listed: ListedFile, segments: tuple[object, ...], task: Task | None) -> StoredFile:
         """One GET streamed into storage; a broken body starts the file (its only chunk) again."""
         parts: list[PartialFile] = []
 
@@ -93,6 +113,7 @@ class FileDownloader:
                 msg = f"Content-Length {announced} differs from the listed fileSize {listed.size}"
                 raise AnswerError(msg)
             for piece in response.iter_content(READ_BYTES):
+                _go_on(task)
                 if part.size + len(piece) > listed.size:
                     msg = f"the body is longer than the listed fileSize {listed.size}"
                     raise AnswerError(msg)
@@ -111,17 +132,18 @@ class FileDownloader:
             raise
         return parts.pop().commit()
 
-    def _ranged(self, listed: ListedFile, segments: tuple[object, ...]) -> StoredFile:
+    def _ranged(self, listed: ListedFile, segments: tuple[object, ...], task: Task | None) -> StoredFile:
         """One Range request per chunk; each chunk is checked before it is stored."""
         part = self.storage.open_part(segments)
         try:
             for first in range(0, listed.size, self.chunk_size):
+                _go_on(task)
                 last = min(first + self.chunk_size, listed.size) - 1
                 for pieces in self.client.body(
                     functools.partial(
                         self.client.file_request, "GET", listed.file_id, {"Range": f"bytes={first}-{last}"}
                     ),
-                    functools.partial(self._read_range, listed, part, first, last),
+                    functools.partial(self._read_range, listed, part, first, last, task),
                     stream=self.stream,
                     where=f"file {listed.file_id} bytes {first}-{last}",
                     answers={HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE},
@@ -140,8 +162,8 @@ class FileDownloader:
         return part.commit()
 
     @staticmethod
-    def _read_range(
-        listed: ListedFile, part: PartialFile, first: int, last: int, response: requests.Response
+    def _read_range(  # noqa: PLR0917  # the chunk's place, then the answer (functools.partial)
+        listed: ListedFile, part: PartialFile, first: int, last: int, task: Task | None, response: requests.Response
     ) -> Iterator[list[bytes]]:
         """The bytes ``first..last`` in memory (one chunk at most), checked, as one item."""
         status = response.status_code
@@ -167,6 +189,7 @@ class FileDownloader:
         pieces: list[bytes] = []
         received = 0
         for piece in response.iter_content(READ_BYTES):
+            _go_on(task)
             received += len(piece)
             if received > expected:
                 msg = f"the chunk is longer than {expected} bytes"
@@ -179,4 +202,5 @@ class FileDownloader:
 
 
 def _headers(response: requests.Response) -> CaseInsensitiveDict[str]:
+    drain(response)  # nothing to read after a HEAD, but the connection is then reused
     return response.headers

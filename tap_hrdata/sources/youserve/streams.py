@@ -24,6 +24,16 @@ Why the listing is read the way it is:
 - The bookmark is kept per configured set of business types (a state partition), so adding
   a type later syncs that type's older files instead of starting after the old bookmark.
 
+Latency hidden (``max_concurrent_requests``, default 8): the next listing page is fetched
+while the files of the current one are downloaded, and up to that many files are
+downloaded side by side by the client's workers (:mod:`tap_hrdata.http.concurrency`),
+each straight into storage. The order of the files, the groups and the marker are worked
+out in the stream's own thread exactly as above, before any download starts: a download
+only returns where its bytes are. Records come out in that order, whatever order the
+downloads finish in, and the marker moves after each record as before, so STATE never
+covers a file whose record was not written. A listing that fails is reported after the
+files listed before it (their records are written first), as a sequential run would.
+
 Deletion that cannot lose data (``delete_after_download``): the state the run *started*
 with has been written by the target, so every file it covers is committed downstream. Only
 those are deleted: uploaded before its bookmark, or at the bookmark and covered by its
@@ -37,6 +47,7 @@ any request, so such a state can never delete anything.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -70,7 +81,10 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_hrdata.http.client import JsonResponse
+    from tap_hrdata.http.concurrency import Ahead, Call, Task
     from tap_hrdata.storage import StoredFile
+
+T = t.TypeVar("T")
 
 SCHEMAS = SchemaDirectory(schemas)
 
@@ -260,6 +274,33 @@ class Confirmed:
         return listed.file_id in self.group and self.marker.emitted(listed.file_id, intact=self.intact)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A file to download and emit, and the marker once its record is written."""
+
+    listed: ListedFile
+    marker: EmittedAt
+
+
+def failing_last(calls: Iterator[Call[T]]) -> Iterator[Call[T]]:
+    """``calls``, and when producing them fails (a listing page), one last call raising that error.
+
+    Workers read calls ahead of the results taken: the error then comes after the results
+    of the calls listed before it, where a sequential run would have met it.
+    """
+    try:
+        yield from calls
+    except Exception as exc:  # raised again, in its place
+        failure = exc
+    else:
+        return
+
+    def fail(task: Task) -> T:
+        raise failure
+
+    yield fail
+
+
 class DeliveredFilesStream(VendorStream):
     """Delivered files, oldest upload first; incremental on ``upload_date``."""
 
@@ -358,16 +399,34 @@ class DeliveredFilesStream(VendorStream):
         resumed = start.marker_at(since)
         odata_filter = listing_filter(status="all", business_types=self.business_types, since=since)
         business_types = (context or {}).get("business_types")
+        downloads = (functools.partial(self.download, planned) for planned in self.plan(odata_filter, since, resumed))
+        done = self.client.workers.in_order(failing_last(downloads))
         try:
-            for group in self.iter_groups(odata_filter):
-                if since is not None and group[0].uploaded < since:
-                    continue  # before the bookmark: the filter's milliseconds let these in
-                yield from self.emit_group(group, state, resumed, business_types)
+            for planned, stored in done:
+                yield self.file_record(planned.listed, stored, business_types)
+                # Back here, the SDK has written the record and moved the bookmark to its date.
+                self._note_emitted(state, planned.marker, planned.listed.size)
         except Exception:
             # What was noted is true (each file's record was written): keep it for the next run.
             if self._unsaved:
                 self.checkpoint()
             raise
+        finally:
+            done.close()  # downloads still running are stopped and waited for
+
+    def plan(self, odata_filter: str, since: datetime | None, resumed: EmittedAt | None) -> Iterator[Planned]:
+        """The files to download, in the order their records are emitted, with their markers."""
+        for group in self.iter_groups(odata_filter):
+            if since is not None and group[0].uploaded < since:
+                continue  # before the bookmark: the filter's milliseconds let these in
+            yield from self.plan_group(group, resumed)
+
+    def download(self, planned: Planned, task: Task) -> tuple[Planned, StoredFile]:
+        """One file into storage (in a worker): what its record needs."""
+        listed = planned.listed
+        tenant = listed.tenant_id or str(self.settings["tenant_id"])
+        segments = ("youserve", tenant, listed.business_type_id, listed.file_id)
+        return planned, self.downloader.download(listed, segments, task)
 
     def iter_groups(self, odata_filter: str) -> Iterator[list[ListedFile]]:
         """The listing as groups of one upload date each, oldest first, each sorted by file id.
@@ -395,14 +454,12 @@ class DeliveredFilesStream(VendorStream):
         if group:
             yield sorted(group.values(), key=lambda f: f.file_id)
 
-    def emit_group(
-        self,
-        group: list[ListedFile],
-        state: dict[str, t.Any],
-        resumed: EmittedAt | None,
-        business_types: str | None,
-    ) -> Iterator[dict[str, t.Any]]:
-        """Download and emit one date's files in id order, skipping those the state covers."""
+    def plan_group(self, group: list[ListedFile], resumed: EmittedAt | None) -> Iterator[Planned]:
+        """One date's files in id order, without those the state covers, each with its marker.
+
+        The marker of a file is the one the state gets once its record is written: every id
+        of the group up to it (and those the state already named).
+        """
         uploaded = group[0].uploaded
         marker = resumed if resumed is not None and resumed.uploaded == uploaded else None
         intact = marker is None or marker.intact(f.file_id for f in group)
@@ -419,12 +476,8 @@ class DeliveredFilesStream(VendorStream):
             digest.add(listed.file_id)
             if marker is not None and marker.emitted(listed.file_id, intact=intact):
                 continue  # emitted by an earlier run
-            tenant = listed.tenant_id or str(self.settings["tenant_id"])
-            stored = self.downloader.download(listed, ("youserve", tenant, listed.business_type_id, listed.file_id))
-            yield self.file_record(listed, stored, business_types)
-            # Back here, the SDK has written the record and moved the bookmark to its date.
             progress = progress.after(listed.file_id, digest)
-            self._note_emitted(state, progress, listed.size)
+            yield Planned(listed, progress)
 
     @staticmethod
     def file_record(listed: ListedFile, stored: StoredFile, business_types: str | None) -> dict[str, t.Any]:
@@ -464,18 +517,35 @@ class DeliveredFilesStream(VendorStream):
     def iter_listing(self, odata_filter: str, *, downloads: bool = False) -> Iterator[dict[str, t.Any]]:
         """Entries of ``GET /files`` for ``odata_filter``, oldest upload first, page by page.
 
+        The next page is fetched (by a worker) while the entries of this one are used.
         ``downloads``: the listing of the files to download, whose ``count`` is the run's total.
         """
         paginator = ListingPaginator(self.page_size)
-        while not paginator.finished:
-            request = self.client.listing_request(paginator.current_value, self.page_size, odata_filter)
+        following: Ahead[JsonResponse] | None = self.listing_page(paginator.current_value, odata_filter)
+        try:
+            while following is not None:
+                answer = following.result()
+                following = None
+                count = answer.json().get("count") if downloads and paginator.current_value == 0 else None
+                if isinstance(count, int) and not isinstance(count, bool):
+                    self.stats.expect_more(files=count)
+                paginator.advance(answer)
+                if not paginator.finished:
+                    following = self.listing_page(paginator.current_value, odata_filter)
+                yield from listing_entries(answer)
+        finally:
+            if following is not None:
+                following.cancel()
+
+    def listing_page(self, page_index: int, odata_filter: str) -> Ahead[JsonResponse]:
+        """One page of the listing, asked for now (by a worker) and taken when needed."""
+        request = self.client.listing_request(page_index, self.page_size, odata_filter)
+
+        def fetch(task: Task) -> JsonResponse:
             # Not counted in stats: this stream's bytes are the files' bytes it stored.
-            answer = self.client.call(request, self.read_listing_page, stream=self.name, where="the file listing")
-            count = answer.json().get("count")
-            if downloads and paginator.current_value == 0 and isinstance(count, int) and not isinstance(count, bool):
-                self.stats.expect_more(files=count)
-            yield from listing_entries(answer)
-            paginator.advance(answer)
+            return self.client.call(request, self.read_listing_page, stream=self.name, where="the file listing")
+
+        return self.client.workers.ahead(fetch)
 
     def read_listing_page(self, response: requests.Response) -> JsonResponse:
         """A listing page read and checked inside the retry (a body that is not JSON is asked again)."""
@@ -541,19 +611,26 @@ class DeliveredFilesStream(VendorStream):
             if confirmed.covers(listed):
                 candidates.append(listed)
         gone = 0
-        left = set(confirmed.group)
-        for listed in candidates:
-            left.discard(listed.file_id)
-            if self.client.delete_file(listed.file_id, stream=self.name):
-                self.deleted_files += 1
-                self.logger.info(
-                    "youserve stream '%s': deleted file %s (%r)", self.name, listed.file_id, listed.file_name
-                )
-            else:
-                gone += 1
-                self.logger.info(
-                    "youserve stream '%s': file %s (%r) was already gone", self.name, listed.file_id, listed.file_name
-                )
+        left = set(confirmed.group) - {listed.file_id for listed in candidates}
+        # Side by side (their order does not matter); each one logged in the listing's order.
+        deletions = self.client.workers.in_order(functools.partial(self.delete, listed) for listed in candidates)
+        try:
+            for listed, deleted in zip(candidates, deletions, strict=True):
+                if deleted:
+                    self.deleted_files += 1
+                    self.logger.info(
+                        "youserve stream '%s': deleted file %s (%r)", self.name, listed.file_id, listed.file_name
+                    )
+                else:
+                    gone += 1
+                    self.logger.info(
+                        "youserve stream '%s': file %s (%r) was already gone",
+                        self.name,
+                        listed.file_id,
+                        listed.file_name,
+                    )
+        finally:
+            deletions.close()
         marker = confirmed.marker
         if marker is not None and marker.through is not None and confirmed.intact and left != confirmed.group:
             through = marker.through
@@ -566,3 +643,7 @@ class DeliveredFilesStream(VendorStream):
             self.deleted_files,
             gone,
         )
+
+    def delete(self, listed: ListedFile, task: Task) -> bool:
+        """Delete one confirmed file (in a worker): True if deleted, False if already gone."""
+        return self.client.delete_file(listed.file_id, stream=self.name)
