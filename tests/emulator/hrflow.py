@@ -204,6 +204,15 @@ class _ApiError(Exception):
         self.status = status
 
 
+@dataclasses.dataclass(frozen=True)
+class _Hold:
+    """When a held page is answered (see :meth:`HrflowEmulator.hold_page`)."""
+
+    answered: int | None  # once this page of the same list was answered
+    in_flight: int | None  # once this many requests are being answered at once
+    timeout: float
+
+
 class HrflowEmulator:
     """HrFlow.ai stand-in: profiles in sources, jobs in boards, faithful and strict."""
 
@@ -244,7 +253,15 @@ class HrflowEmulator:
         self.faults = Faults()
         self.calls: Counter[str] = Counter()
         self.call_log: list[tuple[str, dict[str, str]]] = []
+        #: Requests being answered now, and the most at once (what a concurrent client reaches).
+        self.in_flight = 0
+        self.max_in_flight = 0
+        #: (path, page) of each list page answered, in the order the answers were made.
+        self.answer_log: list[tuple[str, int]] = []
+        self._holds: dict[tuple[str, int], _Hold] = {}  # see hold_page
+        self._answered: dict[tuple[str, int], threading.Event] = {}  # (path, page) answered at least once
         self._lock = threading.RLock()
+        self._in_flight_changed = threading.Condition(self._lock)
         self._rng = random.Random(seed)
         self._used_stamps: set[str] = set()
         self._last_moment = _EPOCH
@@ -371,10 +388,13 @@ class HrflowEmulator:
             return copy.deepcopy(job)
 
     def reset_calls(self) -> None:
-        """Forget ``calls`` and ``call_log``."""
+        """Forget ``calls``, ``call_log``, ``answer_log``, the pages answered and ``max_in_flight``."""
         with self._lock:
             self.calls.clear()
             self.call_log.clear()
+            self.answer_log.clear()
+            self._answered.clear()
+            self.max_in_flight = self.in_flight
 
     # ------------------------------------------------------------------ HTTP
 
@@ -391,8 +411,49 @@ class HrflowEmulator:
             "board_keys": sorted(self.board_keys()),
         }
 
+    def hold_page(
+        self,
+        path: str,
+        page: int,
+        *,
+        until_answered: int | None = None,
+        until_in_flight: int | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        """Test knob: page ``page`` of the list at ``path`` is answered only once its page
+        ``until_answered`` was, or once ``until_in_flight`` requests were being answered at the
+        same time; after ``timeout`` seconds at the latest. Answers then complete out of order
+        when pages are in flight side by side (and a client asking one at a time waits ``timeout``)."""
+        with self._lock:
+            self._holds[(path, page)] = _Hold(until_answered, until_in_flight, timeout)
+
     def handle(self, request: Request) -> Response:
-        """Answer one request (the server has stripped ``/hrflow``)."""
+        """Answer one request (the server has stripped ``/hrflow``), counting the requests in flight."""
+        arg = request.arg("page") or ""
+        page = int(arg) if arg.isdigit() else None
+        awaited: threading.Event | None = None
+        with self._in_flight_changed:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._in_flight_changed.notify_all()
+            hold = self._holds.get((request.path, page)) if page is not None else None
+            if hold is not None and hold.in_flight is not None:
+                crowd = hold.in_flight
+                self._in_flight_changed.wait_for(lambda: self.max_in_flight >= crowd, hold.timeout)
+            if hold is not None and hold.answered is not None:
+                awaited = self._answered.setdefault((request.path, hold.answered), threading.Event())
+        try:
+            if hold is not None and awaited is not None:
+                awaited.wait(hold.timeout)
+            return self._answer(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                if page is not None:
+                    self.answer_log.append((request.path, page))
+                    self._answered.setdefault((request.path, page), threading.Event()).set()
+
+    def _answer(self, request: Request) -> Response:
         fault = self.faults.take(request)
         with self._lock:
             self.calls[request.path] += 1

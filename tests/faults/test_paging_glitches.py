@@ -49,7 +49,7 @@ def test_hrflow_max_page_understated_once_loses_nothing(emulator: Emulator, tmp_
     assert setup.vendor.faults.fired["short_max_page"] == 1
     assert_union_complete([first, second], setup)  # before the fix: 25 of 35 profiles never arrived
     assert_exactly_once(first, setup)  # the glitch is seen through in the same run
-    assert profile_pages(setup.vendor)[:4] == [1, 2, 3, 4]
+    assert sorted(profile_pages(setup.vendor)[:4]) == [1, 2, 3, 4]  # pages 2-4 are fetched ahead together
 
 
 def test_hrflow_page_empty_once_loses_nothing(emulator: Emulator, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_hrflow_page_empty_once_loses_nothing(emulator: Emulator, tmp_path: Path
     assert setup.vendor.faults.fired["empty_page"] == 1
     assert_union_complete([first, second], setup)
     assert_exactly_once(first, setup)
-    assert profile_pages(setup.vendor)[:5] == [1, 2, 2, 3, 4]
+    assert sorted(profile_pages(setup.vendor)[:5]) == [1, 2, 2, 3, 4]  # page 2 asked again, on demand
 
 
 def test_hrflow_unconfirmed_end_keeps_the_bookmark_and_warns(

@@ -7,6 +7,10 @@ Pages are 1-based; paging stops at the list's end (``meta.maxPage``, an empty or
 page), once that end is confirmed (see :class:`HrflowPaginator`), or, on an incremental
 run, at the first page whose records are all at or before the starting bookmark (the
 lists are sorted by ``updated_at`` descending).
+
+Once an answer gives ``meta.maxPage``, the pages after it are fetched ahead
+(:class:`PagesAhead`, ``max_concurrent_requests`` in flight) and read in page order by
+the same paginator, so records keep the order of a sequential run.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from tap_hrdata.http.redaction import excerpt, request_line
 from tap_hrdata.values import utc_timestamp
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     import requests
 
     from tap_hrdata.http.auth import SourceAuthenticator
+    from tap_hrdata.http.concurrency import Ahead, Task, Workers
 
 
 class HrflowClient(VendorClient):
@@ -204,6 +211,68 @@ class HrflowPaginator(PageNumberPaginator):
         """True for an item an earlier run already emitted (or before ``start_date``)."""
         updated = utc_timestamp(item.get("updated_at"))
         return updated is not None and self._cutoff is not None and updated <= self._cutoff
+
+
+class PageNotWanted(Exception):  # noqa: N818  # not an error: the run moved on without the page
+    """A page fetched ahead whose answer is no longer wanted (paging stopped, or the list moved)."""
+
+
+#: Fetch one page: its number, and the :class:`Task` of a fetch ahead (None when fetched on demand).
+FetchPage = t.Callable[[int, "Task | None"], JsonResponse]
+
+
+class PagesAhead:
+    """Pages fetched ahead of the paginator, taken in its order; any other page is fetched on demand.
+
+    After an answer moved paging to the next page, :meth:`fill` starts the pages from there
+    up to the answer's ``meta.maxPage``, ``workers.size`` at most in flight. The paginator
+    still decides every step: a page it asks again (after an empty one) or past
+    ``maxPage`` (to confirm an end) is fetched when asked, never ahead. Paging that stops
+    leaves at most ``workers.size - 1`` pages fetched for nothing; those not started are
+    cancelled (:meth:`close`).
+    """
+
+    def __init__(self, workers: Workers, fetch: FetchPage) -> None:
+        self._workers = workers
+        self._fetch = fetch
+        self._ahead: dict[int, Ahead[JsonResponse]] = {}
+
+    def take(self, page: int) -> JsonResponse:
+        """Page ``page``: the answer fetched ahead, or one fetched now (in this thread)."""
+        ahead = self._ahead.pop(page, None)
+        if ahead is None:
+            return self._fetch(page, None)
+        return ahead.result()
+
+    def fill(self, page: int, last: int | None) -> None:
+        """Paging moved to ``page``: fetch it and the pages after it up to ``last`` (``meta.maxPage``), ahead.
+
+        Nothing when the answer gave no ``maxPage`` or calls run one at a time.
+        """
+        if last is None or not self._workers.threaded:
+            return
+        for number in [number for number in self._ahead if number < page]:
+            self._ahead.pop(number).cancel()  # paging went past it (not expected: pages only move on)
+        for number in range(page, min(last, page + self._workers.size - 1) + 1):
+            if number not in self._ahead:
+                self._ahead[number] = self._workers.ahead(self._fetcher(number))
+
+    def drop(self) -> None:
+        """Forget the pages fetched ahead: not started ones are cancelled, running ones stopped and waited for."""
+        ahead, self._ahead = self._ahead, {}
+        for page in ahead.values():
+            page.cancel()
+
+    #: When the run moves on: nothing fetched ahead outlives the paging that wanted it.
+    close = drop
+
+    def _fetcher(self, page: int) -> Callable[[Task], JsonResponse]:
+        def fetch(task: Task) -> JsonResponse:
+            if task.stopping:
+                raise PageNotWanted(page)
+            return self._fetch(page, task)
+
+        return fetch
 
 
 def _json_answer(response: requests.Response) -> JsonResponse:

@@ -7,6 +7,7 @@ vendor object, as served, in ``raw``.
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import typing as t
 
@@ -15,7 +16,15 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 from typing_extensions import override
 
 from tap_hrdata.sources.hrflow import schemas
-from tap_hrdata.sources.hrflow.client import HrflowClient, HrflowPaginator, meta_count, page_items
+from tap_hrdata.sources.hrflow.client import (
+    HrflowClient,
+    HrflowPaginator,
+    PageNotWanted,
+    PagesAhead,
+    max_page,
+    meta_count,
+    page_items,
+)
 from tap_hrdata.statecheck import bookmark_time
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import integer, iso_timestamp, number, text, utc_timestamp
@@ -28,6 +37,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_hrdata.http.client import JsonResponse
+    from tap_hrdata.http.concurrency import Task
 
 SCHEMAS = SchemaDirectory(schemas)
 
@@ -84,37 +94,64 @@ class HrflowStream(VendorStream):
 
     @override
     def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """The pages, each item once.
+        """The pages, each item once, in page order; the pages after the current one fetched ahead.
 
         Pages are read from a live, sorted list: an item updated (or added) between two page
         requests shifts the rest, and the next page starts with the previous page's last
         items again. Only the keys of one page are kept (by the paginator's ``take``), so memory
         does not grow with the list.
+
+        Once a page's answer moved paging on, the pages after it (up to its ``meta.maxPage``)
+        are fetched ahead, ``max_concurrent_requests`` in flight, and read in page order by
+        the same paginator (:class:`PagesAhead`). Page 1 is judged before anything is fetched
+        ahead, so a run with nothing new still costs one call. A page that repeats items of
+        the page before says the list moved; pages fetched ahead of it may have been served
+        before that move (their items shifted past them unseen), so they are fetched again.
         """
         paginator = self.get_new_paginator(context)
+        pages = PagesAhead(self.client.workers, functools.partial(self.fetch_page, context))
         announced = False
-        while not paginator.finished:
-            request = self.get_http_request(page=PageContext(context, paginator.current_value))
-            answer = self.client.call(request, self.read_page, stream=self.name)
-            total = meta_count(answer, "total")
-            if not announced and total is not None and not paginator.incremental:
-                announced = True
-                self.stats.expect_more(records=total)  # meta.total: the whole list, read on a full run
-            self.stats.add(bytes=answer.size)
-            items, repeated = paginator.take(answer)
-            for item in items:
-                if self.wanted(item):
-                    yield self.item_record(item)
-            if repeated:
-                self.logger.info(
-                    "hrflow stream '%s': page %d: %d item(s) read on the previous page skipped (the list moved)",
-                    self.name,
-                    paginator.current_value,
-                    repeated,
-                )
-            paginator.advance(answer)
+        try:
+            while not paginator.finished:
+                page = paginator.current_value
+                answer = pages.take(page)
+                total = meta_count(answer, "total")
+                if not announced and total is not None and not paginator.incremental:
+                    announced = True
+                    self.stats.expect_more(records=total)  # meta.total: the whole list, read on a full run
+                self.stats.add(bytes=answer.size)
+                items, repeated = paginator.take(answer)
+                if repeated:
+                    pages.drop()  # served before the list moved, maybe: fetched again
+                for item in items:
+                    if self.wanted(item):
+                        yield self.item_record(item)
+                if repeated:
+                    self.logger.info(
+                        "hrflow stream '%s': page %d: %d item(s) read on the previous page skipped (the list moved)",
+                        self.name,
+                        page,
+                        repeated,
+                    )
+                paginator.advance(answer)
+                if not paginator.finished and paginator.current_value == page + 1:
+                    pages.fill(page + 1, max_page(answer))
+        finally:
+            pages.close()
         if paginator.doubt is not None:
             self.unconfirmed_end(context, paginator.doubt)
+
+    def fetch_page(self, context: Context | None, page: int, task: Task | None) -> JsonResponse:
+        """Page ``page`` of the list, read and checked (in a worker when ``task`` is set: a page fetched ahead)."""
+        request = self.get_http_request(page=PageContext(context, page))
+        read = self.read_page if task is None else functools.partial(self.read_page_ahead, task)
+        return self.client.call(request, read, stream=self.name)
+
+    def read_page_ahead(self, task: Task, response: requests.Response) -> JsonResponse:
+        """:meth:`read_page` for a page fetched ahead: not read once paging no longer wants it (a retry stops)."""
+        if task.stopping:
+            raise PageNotWanted(response.url)
+        return self.read_page(response)
 
     def unconfirmed_end(self, context: Context | None, doubt: str) -> None:
         """Paging stopped at an end the answers did not confirm: say so (the next run reads the list again)."""
