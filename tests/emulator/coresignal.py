@@ -528,6 +528,13 @@ class CoresignalEmulator:
         self.rate_limited = 0  # 429 answers given
         self.expired_answers = 0  # answers about a request past its retention
         self.data_requests: dict[str, DataRequest] = {}
+        #: File downloads being answered now (from the request to the body's end), and the most at once.
+        self.downloads_in_flight = 0
+        self.max_downloads_in_flight = 0
+        #: File numbers (0-based, in list order) of each body sent to its end, in the order they ended.
+        self.sent_log: list[int] = []
+        self._holds: dict[int, tuple[int, float]] = {}  # see hold_file
+        self._sent: dict[int, threading.Event] = {}  # file numbers whose body was sent to its end
 
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {}
@@ -1178,6 +1185,13 @@ class CoresignalEmulator:
             return Response.json(422, {"message": NO_MATCH})
         return Response.json(402, {"detail": "Insufficient credits"})
 
+    def hold_file(self, number: int, until_sent: int, timeout: float = 5.0) -> None:
+        """Test knob: file ``number`` (0-based, in list order, of any request) is answered only once
+        file ``until_sent`` was sent to its end, or after ``timeout`` seconds: downloads complete out
+        of order when both are in flight (and a client downloading one at a time waits ``timeout``)."""
+        with self._lock:
+            self._holds[number] = (until_sent, timeout)
+
     def _download(self, generation: str, request_id: str, file_name: str, fault: Fault | None) -> Response:
         with self._lock:
             found = self._find(generation, request_id)
@@ -1187,6 +1201,34 @@ class CoresignalEmulator:
             if not data_request.ready or file_name not in data_request.file_names:
                 return Response.json(404, {"message": "File not found"})
             self.downloads[(request_id, file_name)] += 1
+            number = data_request.file_names.index(file_name)
+            self.downloads_in_flight += 1
+            self.max_downloads_in_flight = max(self.max_downloads_in_flight, self.downloads_in_flight)
+            hold = self._holds.get(number)
+            awaited = self._sent.setdefault(hold[0], threading.Event()) if hold is not None else None
+        if hold is not None and awaited is not None:
+            awaited.wait(hold[1])
+        response = self._file_answer(data_request, file_name, fault)
+        response.body = self._counted(number, response.body)
+        return response
+
+    def _counted(self, number: int, body: bytes | Iterable[bytes]) -> Iterator[bytes]:
+        """``body``, the download counted in flight until it ends (sent, or abandoned)."""
+        sent = False
+        try:
+            if isinstance(body, bytes):
+                yield body
+            else:
+                yield from body
+            sent = True
+        finally:
+            with self._lock:
+                self.downloads_in_flight -= 1
+                if sent:
+                    self.sent_log.append(number)
+                    self._sent.setdefault(number, threading.Event()).set()
+
+    def _file_answer(self, data_request: DataRequest, file_name: str, fault: Fault | None) -> Response:
         kind = fault.kind if fault is not None else None
         params = fault.params if fault is not None else {}
         headers = {

@@ -26,6 +26,7 @@ from tap_hrdata.sources.coresignal.client import (
     CorruptFileError,
     FilesState,
     body_lines,
+    check_body,
     files_answer,
     gunzip,
     parse_job,
@@ -615,6 +616,23 @@ def test_corrupt_and_hostile_gzip_bodies() -> None:
     assert len(body) < 20_000
     with pytest.raises(CoresignalError, match="longer than"):
         list(split_lines(gunzip([body], "f"), "f", 1 << 20))
+
+
+def test_a_download_is_checked_whole_as_the_reader_will_read_it() -> None:
+    """What a worker checks before a file's records are read: what body_lines would refuse."""
+    data = gzip.compress(b'{"id":1}\n{"id":2}\n')
+    check_body(pieces(data, 3), "f")
+    check_body([b'{"id":1}\n'], "f", content_encoding="gzip")
+    with pytest.raises(CorruptFileError, match="truncated"):
+        check_body([data[:-6]], "f")
+    with pytest.raises(CorruptFileError, match="not a gzip file"):
+        check_body([b"<html>busy</html>"], "f")
+    long_line = gzip.compress(b'{"id":1}\n' + b"x" * 5000)  # where split_lines refuses it
+    check_body([long_line], "f", max_line_bytes=5000)
+    with pytest.raises(CoresignalError, match="f holds a line longer than 4999 bytes"):
+        check_body([long_line], "f", max_line_bytes=4999)
+    with pytest.raises(CoresignalError, match="f holds a line longer than 4999 bytes"):
+        list(split_lines(gunzip([long_line], "f"), "f", 4999))
 
 
 def test_vendor_time_format() -> None:

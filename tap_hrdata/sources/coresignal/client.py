@@ -321,6 +321,15 @@ def body_lines(chunks: Iterable[bytes], where: str, *, content_encoding: str = "
     A server that labels the .gz with ``Content-Encoding: gzip`` has it inflated by
     ``requests`` already: plain JSON Lines then arrive, and are taken as they are.
     """
+    return split_lines(body_text(chunks, where, content_encoding=content_encoding), where)
+
+
+def body_text(chunks: Iterable[bytes], where: str, *, content_encoding: str = "") -> Iterator[bytes]:
+    """The JSON Lines text of a downloaded file, in pieces: inflated, unless the transport already did it.
+
+    A body that is neither gzip nor (with ``Content-Encoding: gzip``) plain JSON Lines
+    raises :class:`CorruptFileError`, as does a broken gzip stream.
+    """
     rest = iter(chunks)
     head = b""
     for chunk in rest:  # the first two bytes tell gzip from anything else
@@ -329,12 +338,31 @@ def body_lines(chunks: Iterable[bytes], where: str, *, content_encoding: str = "
             break
     body = _chain(head, rest)
     if not head or head.startswith(_GZIP_MAGIC):
-        yield from split_lines(gunzip(body, where), where)
+        yield from gunzip(body, where)
     elif "gzip" in content_encoding.lower() and head.lstrip()[:1] == b"{":
-        yield from split_lines(body, where)
+        yield from body
     else:
         msg = f"{where} is not a gzip file (it starts with {head[:16]!r})"
         raise CorruptFileError(msg)
+
+
+def check_body(
+    chunks: Iterable[bytes], where: str, *, content_encoding: str = "", max_line_bytes: int = MAX_LINE_BYTES
+) -> None:
+    """Read a downloaded file through, keeping nothing: what :func:`body_lines` will read without failing.
+
+    A download is checked whole before its records are read, so a truncated or corrupt
+    file (:class:`CorruptFileError`) is downloaded again by the worker that fetched it; a
+    line over ``max_line_bytes`` is refused here (as :func:`split_lines` would) rather than
+    inflated to its end.
+    """
+    run = 0  # bytes since the last line break
+    for piece in body_text(chunks, where, content_encoding=content_encoding):
+        newline = piece.rfind(b"\n")
+        run = run + len(piece) if newline < 0 else len(piece) - newline - 1
+        if run > max_line_bytes:
+            msg = f"{where} holds a line longer than {max_line_bytes} bytes"
+            raise CoresignalError(msg)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

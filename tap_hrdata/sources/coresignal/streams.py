@@ -21,7 +21,10 @@ there first.
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import tempfile
+import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -49,6 +52,7 @@ from tap_hrdata.sources.coresignal.client import (
     FilesState,
     Generation,
     body_lines,
+    check_body,
     files_answer,
     parse_job,
     vendor_time,
@@ -64,6 +68,8 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_hrdata.http.concurrency import Task
+
 SCHEMAS = SchemaDirectory(schemas)
 #: State key of the request being collected.
 PENDING = "pending_request"
@@ -75,6 +81,64 @@ MIN_WINDOW_SECONDS = 2
 #: job postings start in August 2020.
 DATA_SINCE = datetime(2020, 1, 1, tzinfo=timezone.utc)
 READ_CHUNK_BYTES = 1 << 16
+
+
+class DownloadStopped(Exception):  # noqa: N818  # not an error: the run moved on without the file
+    """A download stopped because its file is no longer wanted (the stream stopped or failed)."""
+
+
+class Spools:
+    """The local files a data request's downloads are spooled to, every one closed at the end.
+
+    Anonymous temporary files: gone from disk once closed, or once the process ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[t.IO[bytes]] = []
+
+    def new(self) -> t.IO[bytes]:
+        """A new, empty spool."""
+        spool = tempfile.TemporaryFile(prefix="tap-hrdata-coresignal-")  # noqa: SIM115  # closed by close()
+        with self._lock:
+            self._open.append(spool)
+        return spool
+
+    def close(self, spool: t.IO[bytes]) -> None:
+        """Close (and so delete) one spool."""
+        with self._lock:
+            if spool in self._open:
+                self._open.remove(spool)
+        spool.close()
+
+    def close_all(self) -> None:
+        """Close every spool still open (downloads not read: the run stopped)."""
+        with self._lock:
+            spools, self._open = self._open, []
+        for spool in spools:
+            spool.close()
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A file of the data request, downloaded whole to a spool (see :class:`Spools`), read once."""
+
+    name: str
+    spool: t.IO[bytes]
+    content_encoding: str
+    spools: Spools
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes, from its start, a chunk at a time."""
+        self.spool.seek(0)
+        while chunk := self.spool.read(READ_CHUNK_BYTES):
+            yield chunk
+
+    def __enter__(self) -> DownloadedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.spools.close(self.spool)
 
 
 @dataclass(frozen=True)
@@ -499,39 +563,76 @@ class BulkJobsStream(VendorStream):
                 raise CoresignalError(msg)
             time.sleep(min(interval, remaining))
 
-    def file_jobs(self, pending: dict[str, t.Any], file_name: str) -> Iterator[dict[str, t.Any]]:
-        """The jobs of one file, streamed.
+    def file_jobs(self, pending: dict[str, t.Any], download: DownloadedFile) -> Iterator[dict[str, t.Any]]:
+        """The jobs of one downloaded file, read from its spool, in the stream's thread.
 
-        After a broken transfer the file is fetched again and the jobs already taken (by
-        this run, or by the run that state comes from) are skipped.
+        The jobs already taken from this file (by the run that state comes from) are skipped.
         """
-        request_id = pending["id"]
-        url = self.client.file_url(request_id, file_name, self.generation_of(pending))
-        where = f"file {file_name!r} of data request {request_id}"
+        file_name = download.name
+        where = f"file {file_name!r} of data request {pending['id']}"
         if pending.get("current_file") != file_name:
             pending["current_file"] = file_name
             pending["current_file_records"] = 0
         taken = int(pending.get("current_file_records") or 0)
         if taken:
             self.logger.info("coresignal stream '%s': %s: resuming after its first %d records", self.name, where, taken)
+        number = 0
+        for line in body_lines(download.chunks(), where, content_encoding=download.content_encoding):
+            number += 1
+            if number <= taken:
+                continue
+            yield parse_job(line, f"coresignal stream '{self.name}': {where}", number, self.logger)
+            # Back here, the SDK has written the record: only now is it taken. A STATE written
+            # before (on SIGTERM; the SDK's checkpoint just after the record) counts it as not
+            # taken, so a resumed run emits it again rather than never.
+            taken = number
+            pending["current_file_records"] = taken
 
-        def read(response: requests.Response) -> Iterator[dict[str, t.Any]]:
-            nonlocal taken
+    def download_file(
+        self, request_id: str, generation: Generation, file_name: str, spools: Spools, task: Task
+    ) -> DownloadedFile:
+        """One file downloaded whole to a local spool and checked, in a worker (files side by side).
+
+        A broken transfer or a truncated or corrupt gzip file is downloaded again from its
+        start (the client's retries); the spool is on disk, so memory holds one chunk of it.
+        """
+        url = self.client.file_url(request_id, file_name, generation)
+        where = f"file {file_name!r} of data request {request_id}"
+        spool = spools.new()
+        encoding = ""
+
+        def open_request() -> HTTPRequest:
+            if task.stopping:
+                raise DownloadStopped(where)
+            spool.seek(0)
+            spool.truncate()
+            return HTTPRequest(url=url)
+
+        def read(response: requests.Response) -> Iterator[None]:
+            nonlocal encoding
             encoding = response.headers.get("Content-Encoding", "")
-            number = 0
-            for line in body_lines(self.body_chunks(response, where), where, content_encoding=encoding):
-                number += 1
-                if number <= taken:
-                    continue
-                yield parse_job(line, f"coresignal stream '{self.name}': {where}", number, self.logger)
-                # Back here, the SDK has written the record: only now is it taken. A STATE written
-                # before (on SIGTERM; the SDK's checkpoint just after the record) counts it as not
-                # taken, so a resumed run emits it again rather than never.
-                taken = number
-                pending["current_file_records"] = taken
+            check_body(self.spooled(response, spool, where, task), where, content_encoding=encoding)
+            yield None
 
-        # The reader's messages name the file (`where`); a transport failure names its path.
-        yield from self.client.body(lambda: HTTPRequest(url=url), read, stream=self.name)
+        try:
+            # The reader's messages name the file (`where`); a transport failure names its path.
+            results = self.client.body(open_request, read, stream=self.name)
+            try:
+                next(results)
+            finally:
+                results.close()
+        except BaseException:
+            spools.close(spool)
+            raise
+        return DownloadedFile(file_name, spool, encoding, spools)
+
+    def spooled(self, response: requests.Response, spool: t.IO[bytes], where: str, task: Task) -> Iterator[bytes]:
+        """A response body in chunks, each written to ``spool`` as it passes; stops when the run stops."""
+        for chunk in self.body_chunks(response, where):
+            if task.stopping:
+                raise DownloadStopped(where)
+            spool.write(chunk)
+            yield chunk
 
     def body_chunks(self, response: requests.Response, where: str) -> Iterator[bytes]:
         """A response body in chunks, counted in the stream's stats."""
@@ -717,25 +818,41 @@ class BulkJobsStream(VendorStream):
         self.emit_state()
 
     def emit_files(self, pending: dict[str, t.Any], names: tuple[str, ...]) -> Iterator[dict[str, t.Any]]:
-        """The jobs of every file not emitted yet, file after file, a STATE after each."""
+        """The jobs of every file not emitted yet, file after file, a STATE after each.
+
+        Files are downloaded side by side (``max_concurrent_requests`` at once, each to a
+        local spool, :meth:`download_file`) and read here, in the stream's thread, in the
+        order of the list, so records and STATE keep the order of a sequential run.
+        """
         self.logger.info("coresignal: data request %s is ready: %d file(s)", pending["id"], len(names))
-        self.stats.expect_more(files=len([name for name in names if name not in pending["files_done"]]))
+        todo = [name for name in names if name not in pending["files_done"]]
+        self.stats.expect_more(files=len(todo))
         highest = utc_timestamp(pending.get("max_last_updated"))
-        for name in names:
-            if name in pending["files_done"]:
-                continue
-            for job in self.file_jobs(pending, name):
-                record = self.job_record(job, pending["id"])
-                value = utc_timestamp(record.get("last_updated"))
-                if value is not None and (highest is None or value > highest):
-                    highest = value
-                    pending["max_last_updated"] = value.isoformat()
-                yield record
-            pending["files_done"].append(name)
-            pending.pop("current_file", None)
-            pending.pop("current_file_records", None)
-            self.stats.add(files=1)
-            self.emit_state()  # the file is emitted: a resumed run skips it
+        request_id, generation = str(pending["id"]), self.generation_of(pending)
+        spools = Spools()
+        downloads = self.client.workers.in_order(
+            (functools.partial(self.download_file, request_id, generation, name, spools) for name in todo),
+            window=1 if self.ABORT_AT_RECORD_COUNT is not None else None,  # a dry run reads one record: one file
+        )
+        try:
+            for download in downloads:
+                with download:
+                    for job in self.file_jobs(pending, download):
+                        record = self.job_record(job, pending["id"])
+                        value = utc_timestamp(record.get("last_updated"))
+                        if value is not None and (highest is None or value > highest):
+                            highest = value
+                            pending["max_last_updated"] = value.isoformat()
+                        yield record
+                pending["files_done"].append(download.name)
+                pending.pop("current_file", None)
+                pending.pop("current_file_records", None)
+                self.stats.add(files=1)
+                self.emit_state()  # the file is emitted: a resumed run skips it
+                del download  # its spool is gone: let go of it before the next is waited for
+        finally:
+            downloads.close()  # downloads still running are stopped and waited for
+            spools.close_all()
         self.logger.info("coresignal: data request %s fully emitted", pending["id"])
 
     def job_record(self, job: dict[str, t.Any], request_id: str) -> dict[str, t.Any]:
