@@ -82,6 +82,8 @@ BODY_FAULT_KINDS = frozenset(
         "zip_bomb_lying",  # candidate k's extra attachment declares params["declared"] bytes
         # (default 1000) but inflates to params["size"] (default 50 MB)
         "non_utf8",  # frame k's JSON is UTF-8 but for one Latin-1 byte in a name or title
+        "lie_range",  # Content-Range's range ends params["shift"] (default 1) records past the last one
+        # served (an exclusive end: "0-10/25" for offsets 0 to 9)
     }
 )
 #: Raw bytes the "non_utf8" fault puts into a text field: a Latin-1 "é" and a lone 0xFF.
@@ -507,7 +509,18 @@ class TalentsoftEmulator:
         #: Every authorized export call's query, as sent (accepted or not): (export, {name: value});
         #: a parameter sent more than once is recorded as the list of its values.
         self.export_params: list[tuple[str, dict[str, str | list[str]]]] = []
+        #: Test-only, for paging ahead: what happened, in order: ``("request", export, offset)`` as an
+        #: export call is accepted, ``("released" | "timed_out", export, offset)`` when a held body
+        #: goes on (see :attr:`hold_last_frame`), ``("body_end", export, offset)`` once a body's
+        #: last byte is handed to the server.
+        self.export_events: list[tuple[str, str, int]] = []
+        #: Test-only: (export, offset) -> seconds the body of that page waits at most, before its
+        #: last frame, for a request of a later page of the same export. A client that asks for
+        #: the next page while it reads this one releases it at once; one that waits for the
+        #: body to end cannot.
+        self.hold_last_frame: dict[tuple[str, int], float] = {}
         self._lock = threading.RLock()
+        self._arrived = threading.Condition(self._lock)
         self._tokens: dict[str, float] = {}  # token -> monotonic deadline
         self._base = {"vacancies": vacancies, "candidates": candidates}
         self._added: dict[str, list[int]] = {"vacancies": [], "candidates": []}  # epochs of added records
@@ -716,9 +729,14 @@ class TalentsoftEmulator:
         reported = total
         if fault is not None and fault.kind == "lie_total":
             reported = _int_param(fault.params, "total", total + _int_param(fault.params, "extra", 1))
-        content_range = f"{offset}-{offset + served - 1}/{reported}" if served else f"*/{reported}"
+        last = offset + served - 1
+        if fault is not None and fault.kind == "lie_range":
+            last += _int_param(fault.params, "shift", 1)
+        content_range = f"{offset}-{last}/{reported}" if served else f"*/{reported}"
         with self._lock:
             self.export_calls.append((kind, offset, limit, filter_text))
+            self.export_events.append(("request", kind, offset))
+            self._arrived.notify_all()
         return Response(
             200,
             body=self._frames(kind, indices, offset, served, fault, resume_only=attachment_type is not None),
@@ -746,6 +764,8 @@ class TalentsoftEmulator:
             previous = _int_param(params, "previous", 0) and positions[0] > 0
             positions.insert(0, positions[0] - 1 if previous else positions[0])
         for number, position in enumerate(positions, 1):
+            if number == len(positions) and (kind, offset) in self.hold_last_frame:
+                self._hold(kind, offset, self.hold_last_frame[kind, offset])
             hit = kind_of_fault if number == target else None
             if hit == "huge_length":
                 yield b"\xff\xff\xff\xff"
@@ -767,6 +787,20 @@ class TalentsoftEmulator:
             yield archive
             del archive
             yield b""  # the server drops its reference to the frame before the next is built
+        with self._lock:
+            self.export_events.append(("body_end", kind, offset))
+
+    def _hold(self, kind: str, offset: int, seconds: float) -> None:
+        """Wait (up to ``seconds``) for a request of a later page of ``kind`` than the one at ``offset``."""
+        with self._arrived:
+            asked = ("request", kind, offset)
+            since = max(i for i, event in enumerate(self.export_events) if event == asked)  # this page's request
+
+            def later_page_asked() -> bool:
+                return any(e[0] == "request" and e[1] == kind and e[2] > offset for e in self.export_events[since:])
+
+            released = self._arrived.wait_for(later_page_asked, timeout=seconds)
+            self.export_events.append(("released" if released else "timed_out", kind, offset))
 
     def _archive(
         self, kind: str, index: int, position: int, hit: str | None, params: dict[str, object], *,

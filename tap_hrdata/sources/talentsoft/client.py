@@ -5,14 +5,22 @@ vacancy's ``offerdetail`` or a candidate's ``applicantdetail`` plus one entry pe
 attachment, named by the attachment's id). Paging is by ``offset``/``limit`` with the
 total in ``Content-Range``; a body that breaks is re-requested from the record after the
 last one taken.
+
+While a page is read, the next one is already on its way (:class:`NextPage`): its
+``Content-Range`` says where a page ends, so the request for the page after it is sent
+when its headers arrive, and its body is read in a worker into a spool (memory, then a
+temporary file), so the wait for the vendor overlaps the reading of the page before.
 """
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import typing as t
 import zipfile
 from dataclasses import dataclass
 
+import requests
 from singer_sdk.pagination import OffsetPaginator
 from typing_extensions import override
 
@@ -24,10 +32,21 @@ from tap_hrdata.values import content_range
 
 if t.TYPE_CHECKING:
     import logging
+    from collections.abc import Callable, Iterator
 
-    import requests
+    from singer_sdk.streams.rest import HTTPRequest
 
     from tap_hrdata.http.auth import SourceAuthenticator
+    from tap_hrdata.http.concurrency import Ahead, Task
+
+#: Network reads of an export body.
+READ_CHUNK_BYTES = 1 << 20
+#: A page fetched ahead is held in memory up to this size, then in a temporary file: memory
+#: stays bounded by one frame whatever the page's size.
+SPOOL_MEMORY_BYTES = 1 << 20
+#: ... and read ahead up to this size: the rest of a larger page (a page of attachments) is
+#: asked for from the record after the last one read from the spool, when the stream gets there.
+SPOOL_MAX_BYTES = 64 << 20
 
 
 class ExportDataError(BadFrameError):
@@ -147,3 +166,139 @@ def parse_frame(
         msg = f"{where}: {entry} has no integer 'offset'"
         raise ExportDataError(msg)
     return ExportDocument(offset=offset, document=document, archive=archive)
+
+
+class SpooledResponse(requests.Response):
+    """An export answer read whole ahead of need: the answer's status and headers, its body in a spool.
+
+    It reads as the response it was (``iter_content``), so the page is parsed by the same
+    code, in the stream's thread, as a page read from the network.
+    """
+
+    def __init__(self, answer: requests.Response, spool: t.IO[bytes], *, complete: bool) -> None:
+        super().__init__()
+        self.status_code = answer.status_code
+        self.headers = answer.headers
+        self.url = answer.url
+        self.reason = answer.reason
+        self.request = answer.request
+        self.elapsed = answer.elapsed
+        self._spool = spool
+        #: False when only the first :data:`SPOOL_MAX_BYTES` of the body were read.
+        self.complete = complete
+        #: Bytes of the body in the spool.
+        self.received = spool.tell()
+
+    @override
+    def iter_content(self, chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[bytes]:
+        """The body as received, from the spool."""
+        self._spool.seek(0)
+        while chunk := self._spool.read(chunk_size or READ_CHUNK_BYTES):
+            yield chunk
+
+    @override
+    def close(self) -> None:
+        """Let the spool (and its temporary file) go."""
+        self._spool.close()
+
+
+def spool_body(response: requests.Response, task: Task) -> Iterator[SpooledResponse]:
+    """Read an answer's body (up to :data:`SPOOL_MAX_BYTES`) into a spool; nothing when the page is no longer wanted."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115  # handed on, closed by its reader
+    complete = True
+    try:
+        for chunk in response.iter_content(READ_CHUNK_BYTES):
+            if task.stopping:
+                spool.close()
+                return
+            spool.write(chunk)
+            if spool.tell() >= SPOOL_MAX_BYTES:
+                complete = False
+                break
+    except BaseException:
+        spool.close()
+        raise
+    yield SpooledResponse(response, spool, complete=complete)
+
+
+class NextPage:
+    """The export page after the one being read, requested ahead (``max_concurrent_requests`` over 1).
+
+    :meth:`expect` is given each answer as its headers arrive: its ``Content-Range`` says
+    where the page ends, and the next page is requested at once, read whole in a worker
+    into a spool. :meth:`take` hands it over when the paginator, having read the page,
+    lands where the prefetched page starts; otherwise (the records' offsets and the header
+    disagreed, a page broke and was asked again from another offset) it is dropped and the
+    page is requested as usual. Records and STATE stay in the stream's thread: a page
+    fetched ahead is only bytes until the stream reads it.
+    """
+
+    def __init__(
+        self,
+        client: VendorClient,
+        stream: str,
+        page_size: int,
+        build_request: Callable[[int], HTTPRequest],
+    ) -> None:
+        self.client = client
+        self.stream = stream
+        self.page_size = page_size
+        self.build_request = build_request
+        self.enabled = client.workers.threaded
+        #: Where the page fetched ahead starts, and its call.
+        self.start: int | None = None
+        self._ahead: Ahead[SpooledResponse | None] | None = None
+
+    def expect(self, response: requests.Response, total: int | None) -> None:
+        """An answer's headers are in: request the page after it, unless it is the last."""
+        if not self.enabled or (isinstance(response, SpooledResponse) and not response.complete):
+            return  # (the rest of a page read ahead in part is asked again: the next page starts elsewhere)
+        answered = content_range(response.headers.get("Content-Range"))
+        if answered is None or answered.first is None or answered.last is None:
+            return  # no range: where the page ends is known once it is read
+        start = answered.last + 1
+        full = answered.last - answered.first + 1 >= self.page_size
+        if total is not None and start >= total and not full:
+            self.drop()  # the last page: sequentially nothing would follow it either
+            return
+        if self.start == start:
+            return
+        self.drop()
+        request = self.build_request(start)  # built here, in the stream's thread
+        self.start = start
+        self._ahead = self.client.workers.ahead(functools.partial(self._fetch, request, start))
+
+    def _fetch(self, request: HTTPRequest, start: int, task: Task) -> SpooledResponse | None:
+        """In a worker: the page's whole answer, with the client's retries, in a spool."""
+        answers = self.client.body(
+            lambda: request,
+            functools.partial(spool_body, task=task),
+            stream=self.stream,
+            where=f"export at offset {start}",
+        )
+        try:
+            return next(answers, None)
+        finally:
+            answers.close()
+
+    def take(self, position: int) -> SpooledResponse | None:
+        """The page fetched ahead when it starts at ``position`` (raising what fetching it raised), else None."""
+        ahead, start = self._ahead, self.start
+        if ahead is None or start != position:
+            self.drop()
+            return None
+        self._ahead, self.start = None, None
+        return ahead.result()
+
+    def drop(self) -> None:
+        """Not wanted: stop the call, wait for it, and let go of what it read."""
+        ahead, self._ahead, self.start = self._ahead, None, None
+        if ahead is None:
+            return
+        ahead.cancel()
+        try:
+            page = ahead.result()
+        except Exception:  # a page nobody reads (or never started): its failure is not the run's
+            return
+        if page is not None:
+            page.close()

@@ -17,11 +17,14 @@ from typing_extensions import override
 
 from tap_hrdata.children import InlineChildStream
 from tap_hrdata.framing import FrameTooLargeError, iter_frames
+from tap_hrdata.http.retry import BrokenBodyError
 from tap_hrdata.sources.talentsoft import schemas
 from tap_hrdata.sources.talentsoft.client import (
+    READ_CHUNK_BYTES,
     ExportDataError,
     ExportDocument,
     ExportPaginator,
+    NextPage,
     TalentsoftClient,
     parse_frame,
 )
@@ -36,7 +39,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 SCHEMAS = SchemaDirectory(schemas)
-READ_CHUNK_BYTES = 1 << 20  # network reads
 
 
 def _obj(value: object) -> dict[str, t.Any]:
@@ -141,11 +143,21 @@ class ExportStream(TalentsoftStream):
 
     @override
     def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        """Page through the export, resuming a broken body after the last record taken."""
+        """Page through the export, resuming a broken body after the last record taken.
+
+        The next page is requested while this one is read (:class:`NextPage`), when
+        ``max_concurrent_requests`` is over 1; records are emitted here, in order, either way.
+        """
         paginator = self.get_new_paginator(context)
         selection = self.selection()
         answered: list[requests.Response] = []
         first_offset = paginator.position
+        next_page = NextPage(
+            self.client,
+            self.name,
+            paginator.page_size,
+            lambda offset: self.get_http_request(page=PageContext(context, offset)),
+        )
 
         def read(response: requests.Response) -> Iterator[ExportDocument]:
             answered[:] = [response]
@@ -153,22 +165,21 @@ class ExportStream(TalentsoftStream):
             paginator.read_total(response)
             if announced is None and paginator.total is not None:  # Content-Range: the export's size
                 self.stats.expect_more(records=paginator.total - first_offset)
+            next_page.expect(response, paginator.total)
             yield from self.read_documents(response, paginator)
 
-        while not paginator.finished:
-            for document in self.client.body(
-                lambda: self.get_http_request(page=PageContext(context, paginator.position)),
-                read,
-                stream=self.name,
-                where=f"export at offset {paginator.position}",
-            ):
-                record = {**self.document_record(document), **selection}
-                del document
-                yield record
-                # Back here, this record and its child streams' records are written: the
-                # frame goes before the next one is read, so one frame is in memory.
-                self.document_done()
-            paginator.advance(answered[0])
+        try:
+            while not paginator.finished:
+                for document in self.page_documents(context, paginator, next_page, read):
+                    record = {**self.document_record(document), **selection}
+                    del document
+                    yield record
+                    # Back here, this record and its child streams' records are written: the
+                    # frame goes before the next one is read, so one frame is in memory.
+                    self.document_done()
+                paginator.advance(answered[0])
+        finally:
+            next_page.drop()
         if paginator.short_total:
             self.logger.warning(
                 "talentsoft stream '%s': Content-Range announced %s records but the export ended at %d",
@@ -192,6 +203,53 @@ class ExportStream(TalentsoftStream):
                 first_offset,
                 paginator.total,
             )
+
+    def page_documents(
+        self,
+        context: Context | None,
+        paginator: ExportPaginator,
+        next_page: NextPage,
+        read: t.Callable[[requests.Response], Iterator[ExportDocument]],
+    ) -> Iterator[ExportDocument]:
+        """The documents of the page at the paginator's position: fetched ahead, or requested now.
+
+        A page fetched ahead whose body broke is asked again from the record after the
+        last one taken, as a body read from the network is.
+        """
+        start = paginator.position
+        prefetched = next_page.take(start)
+        if prefetched is not None:
+            try:
+                yield from read(prefetched)
+            except BrokenBodyError as exc:
+                if prefetched.complete:
+                    self.logger.warning(
+                        "talentsoft stream '%s': export at offset %d (fetched ahead): %s; asked again from offset %d",
+                        self.name,
+                        start,
+                        exc,
+                        paginator.position,
+                    )
+            else:
+                if prefetched.complete:
+                    return
+            finally:
+                prefetched.close()
+            if not prefetched.complete:
+                self.logger.info(
+                    "talentsoft stream '%s': export at offset %d: the page fetched ahead was read up to %d bytes; "
+                    "the rest is asked for from offset %d",
+                    self.name,
+                    start,
+                    prefetched.received,
+                    paginator.position,
+                )
+        yield from self.client.body(
+            lambda: self.get_http_request(page=PageContext(context, paginator.position)),
+            read,
+            stream=self.name,
+            where=f"export at offset {paginator.position}",
+        )
 
     def read_documents(self, response: requests.Response, paginator: ExportPaginator) -> Iterator[ExportDocument]:
         """The documents of one answer, each taken once, one frame in memory at a time."""
