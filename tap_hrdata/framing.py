@@ -7,8 +7,10 @@ Python sample re-slices a growing ``bytes`` buffer for every chunk, which is qua
 the frame size.) A frame longer than the configured maximum, or a body that ends inside
 a frame, is an error, never a silent end of data.
 
-:class:`FrameArchive` reads a frame's zip in place: :mod:`zipfile` parses the central
-directory, and stored or deflated entries are then read straight from the frame's buffer
+:class:`FrameArchive` reads a frame's zip in place: the central directory of a plain zip
+(no comment, no zip64, no extra fields, stored or deflated entries: what the exports
+send) is read here, as :mod:`zipfile` reads it, and any other zip is given to
+:mod:`zipfile`; stored or deflated entries are then read straight from the frame's buffer
 (no copy of the frame, no copy of a stored entry), their size and CRC-32 checked as
 :mod:`zipfile` checks them. Anything else (encryption, other methods) goes through
 :mod:`zipfile` itself.
@@ -45,6 +47,16 @@ _NAME_LENGTH, _EXTRA_LENGTH = 10, 11
 _IN_PLACE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _ENCRYPTED_OR_PATCHED = 0x1 | 0x20 | 0x40  # encrypted, compressed patch data, strong encryption
 _UTF8_NAME = 0x800
+#: The end of central directory record (zipfile's ``structEndArchive``) and the zip64 locator's signature.
+_END_RECORD = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_ZIP64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_ZIP64_LOCATOR_BYTES = 20
+#: A central directory entry (zipfile's ``structCentralDir``): signature, versions, flags, method,
+#: time, date, CRC-32, sizes, lengths of name, extra field and comment, disk, attributes, offset.
+_CENTRAL_ENTRY = struct.Struct("<4s4B4HL2L5H2L")
+_CENTRAL_SIGNATURE = b"PK\x01\x02"
+_MAX_EXTRACT_VERSION = 63  # zipfile's MAX_EXTRACT_VERSION
 
 
 class FrameTooLargeError(ValueError):
@@ -194,11 +206,39 @@ class FrameArchive:
         self._view = memoryview(frame)
         self.limit = limit
         self.where = where
-        file = io.BytesIO(frame) if len(frame) <= COPY_FRAME_MAX_BYTES else _FrameFile(self._view)
-        self.zip = zipfile.ZipFile(file)
+        #: The zip's entries by name (``getinfo``): read here for a plain zip, else by :mod:`zipfile`.
+        self.zip: zipfile.ZipFile | CentralDirectory
+        directory = CentralDirectory.read(self._view)
+        if directory is not None:
+            self.zip = directory
+        else:
+            file = io.BytesIO(frame) if len(frame) <= COPY_FRAME_MAX_BYTES else _FrameFile(self._view)
+            self.zip = zipfile.ZipFile(file)
 
     def read(self, name: str, where: str | None = None) -> bytes:
-        """An entry's bytes, whole (a JSON document)."""
+        """An entry's bytes, whole (a JSON document).
+
+        A small entry read in place is inflated in one call and returned when its size,
+        CRC-32 and end of stream check out; anything else (or any doubt) goes through
+        :meth:`iter_entry`, whose checks raise the errors. Same bytes, fewer steps for the
+        many small documents of an export.
+        """
+        info = self.zip.NameToInfo.get(name) if isinstance(self.zip, zipfile.ZipFile) else self.zip.lookup(name)
+        if info is not None and info.file_size <= min(self.limit, ZIP_READ_CHUNK_BYTES) and _readable_in_place(info):
+            data = self._data(info, where or self.where)
+            whole: bytes | None = None
+            if info.compress_type == zipfile.ZIP_STORED:
+                whole = bytes(data)
+            else:
+                inflater = zlib.decompressobj(RAW_DEFLATE)
+                try:
+                    whole = inflater.decompress(data, info.file_size + 1)
+                except zlib.error:
+                    whole = None
+                if not inflater.eof:
+                    whole = None
+            if whole is not None and len(whole) == info.file_size and zlib.crc32(whole) == info.CRC:
+                return whole
         return b"".join(self.iter_entry(name, where))
 
     def iter_entry(self, name: str, where: str | None = None) -> Iterator[bytes | memoryview]:
@@ -241,8 +281,12 @@ class FrameArchive:
 
     def _through_zipfile(self, info: zipfile.ZipInfo, where: str) -> Iterator[bytes]:
         """Entries zipfile must decode itself (other methods, encryption): its reader, in pieces."""
+        archive = self.zip
+        if not isinstance(archive, zipfile.ZipFile):  # never: a CentralDirectory holds only entries read in place
+            msg = f"{where}: entry {info.orig_filename!r} cannot be read in place"
+            raise BadFrameError(msg)
         try:
-            with self.zip.open(info) as entry:
+            with archive.open(info) as entry:
                 while chunk := entry.read(ZIP_READ_CHUNK_BYTES):
                     yield chunk
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
@@ -251,6 +295,18 @@ class FrameArchive:
 
     def _in_place(self, info: zipfile.ZipInfo, where: str) -> Iterator[bytes | memoryview]:
         """A stored or deflated entry read straight from the frame: no copy of the frame."""
+        data = self._data(info, where)
+        if info.compress_type == zipfile.ZIP_STORED:
+            yield from (data[pos : pos + ZIP_READ_CHUNK_BYTES] for pos in range(0, len(data), ZIP_READ_CHUNK_BYTES))
+            return
+        try:
+            yield from inflate((data,), wbits=RAW_DEFLATE, step=ZIP_READ_CHUNK_BYTES)
+        except InflateError as exc:
+            msg = f"{where}: entry {info.orig_filename!r} is corrupt ({exc})"
+            raise BadFrameError(msg) from exc
+
+    def _data(self, info: zipfile.ZipInfo, where: str) -> memoryview:
+        """The bytes of an entry as stored in the frame, its local header checked."""
         name = info.orig_filename
         view = self._view
         header = view[info.header_offset : info.header_offset + _LOCAL_HEADER.size]
@@ -263,22 +319,124 @@ class FrameArchive:
         start = name_start + name_length + fields[_EXTRA_LENGTH]
         local_name = bytes(view[name_start : name_start + name_length])
         encoding = "utf-8" if info.flag_bits & _UTF8_NAME else (getattr(self.zip, "metadata_encoding", None) or "cp437")
-        if local_name.decode(encoding, errors="replace") != name:
+        if _entry_name(local_name, encoding, errors="replace") != name:
             msg = f"{where}: entry {name!r} is corrupt (its local header names another file)"
             raise BadFrameError(msg)
         data = view[start : start + info.compress_size]
         if len(data) != info.compress_size:
             msg = f"{where}: entry {name!r} is corrupt (it ends past the frame)"
             raise BadFrameError(msg)
-        if info.compress_type == zipfile.ZIP_STORED:
-            yield from (data[pos : pos + ZIP_READ_CHUNK_BYTES] for pos in range(0, len(data), ZIP_READ_CHUNK_BYTES))
-            return
-        try:
-            yield from inflate((data,), wbits=RAW_DEFLATE, step=ZIP_READ_CHUNK_BYTES)
-        except InflateError as exc:
-            msg = f"{where}: entry {name!r} is corrupt ({exc})"
-            raise BadFrameError(msg) from exc
+        return data
+
+
+def _entry_name(raw: bytes, encoding: str, errors: str = "strict") -> str:
+    """An entry name decoded as zipfile decodes it; ASCII (the usual name) by the fast codec.
+
+    UTF-8 and cp437 read ASCII bytes as ASCII does; cp437's codec is a slow table lookup.
+    """
+    if raw.isascii() and encoding in {"utf-8", "cp437"}:
+        return raw.decode("ascii")
+    return raw.decode(encoding, errors=errors)
 
 
 def _readable_in_place(info: zipfile.ZipInfo) -> bool:
     return info.compress_type in _IN_PLACE_METHODS and not info.flag_bits & _ENCRYPTED_OR_PATCHED
+
+
+class CentralDirectory:
+    """The entries of a plain zip, read from its central directory as :mod:`zipfile` reads them.
+
+    :mod:`zipfile` costs as much as everything else the tap does for a small export frame;
+    the exports' zips are plain (no comment, no zip64, no extra fields, stored or deflated
+    entries), and for those this reads the same fields into the same
+    :class:`zipfile.ZipInfo` objects. :meth:`read` returns None for any other zip (or any
+    doubt), which then goes to :mod:`zipfile`, with its own checks and errors.
+    """
+
+    metadata_encoding = None  # as a ZipFile opened without one: names are cp437 unless flagged UTF-8
+
+    def __init__(self, entries: dict[str, zipfile.ZipInfo]) -> None:
+        self._entries = entries
+
+    def getinfo(self, name: str) -> zipfile.ZipInfo:
+        """The entry named ``name`` (the last of that name, as zipfile); KeyError when there is none."""
+        return self._entries[name]
+
+    def lookup(self, name: str) -> zipfile.ZipInfo | None:
+        """The entry named ``name``, or None."""
+        return self._entries.get(name)
+
+    def infolist(self) -> list[zipfile.ZipInfo]:
+        """Every entry, in the central directory's order (names repeated once)."""
+        return list(self._entries.values())
+
+    @classmethod
+    def read(cls, view: memoryview) -> CentralDirectory | None:
+        """The directory of the plain zip in ``view``, or None when it is not one (zipfile decides then)."""
+        size = len(view)
+        end = size - _END_RECORD.size
+        if end < _ZIP64_LOCATOR_BYTES:
+            return None
+        signature, _, _, _, _, directory_size, directory_offset, comment_length = _END_RECORD.unpack_from(view, end)
+        if signature != _END_SIGNATURE or comment_length:
+            return None
+        if view[end - _ZIP64_LOCATOR_BYTES : end - _ZIP64_LOCATOR_BYTES + 4] == _ZIP64_LOCATOR_SIGNATURE:
+            return None
+        if directory_offset + directory_size != end:  # data before the zip, or a directory that does not fit
+            return None
+        entries: dict[str, zipfile.ZipInfo] = {}
+        position = directory_offset
+        while position < end:
+            if position + _CENTRAL_ENTRY.size > end:
+                return None
+            fields = _CENTRAL_ENTRY.unpack_from(view, position)
+            name_length, extra_length, comment_length = fields[12], fields[13], fields[14]
+            flags, method, extract_version = fields[5], fields[6], fields[3]
+            if (
+                fields[0] != _CENTRAL_SIGNATURE
+                or extra_length
+                or extract_version > _MAX_EXTRACT_VERSION
+                or method not in _IN_PLACE_METHODS
+                or flags & _ENCRYPTED_OR_PATCHED
+            ):
+                return None
+            name_start = position + _CENTRAL_ENTRY.size
+            position = name_start + name_length + comment_length
+            if position > end:
+                return None
+            raw_name = bytes(view[name_start : name_start + name_length])
+            try:
+                name = _entry_name(raw_name, "utf-8" if flags & _UTF8_NAME else "cp437")
+            except UnicodeDecodeError:
+                return None
+            if "\x00" in name:
+                return None  # zipfile cuts such names short: let it
+            time, date = fields[7], fields[8]
+            day = ((date >> 9) + 1980, (date >> 5) & 0xF, date & 0x1F)
+            info = zipfile.ZipInfo(name, (*day, time >> 11, (time >> 5) & 0x3F, (time & 0x1F) * 2))
+            info.comment = bytes(view[name_start + name_length : position])
+            (
+                _,
+                info.create_version,
+                info.create_system,
+                info.extract_version,
+                info.reserved,
+                info.flag_bits,
+                info.compress_type,
+                _,
+                _,
+                info.CRC,
+                info.compress_size,
+                info.file_size,
+                _,
+                _,
+                _,
+                info.volume,
+                info.internal_attr,
+                info.external_attr,
+                info.header_offset,
+            ) = fields
+            entries[info.filename] = info
+        if position != end:
+            return None
+        return cls(entries)

@@ -12,10 +12,22 @@ summary line at the end of the run puts the three together.
 from __future__ import annotations
 
 import abc
+import math
 import typing as t
 from functools import cached_property
 
+import singer_sdk.singerlib as singer
 from singer_sdk import Stream, metrics
+from singer_sdk.exceptions import EmptySchemaTypeError
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import (
+    _is_exclusive_boolean_type,
+    conform_record_data_types,
+    is_object_type,
+    is_uniform_list,
+)
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_hrdata.privacy import Redactor, StreamRedaction
@@ -34,6 +46,80 @@ if t.TYPE_CHECKING:
 
 #: For each typed column, the vendor fields (paths inside ``raw``) it is read from.
 ColumnSources: t.TypeAlias = "Mapping[str, tuple[tuple[str, ...], ...]]"
+
+#: Values the SDK's type conformance returns as they are, whatever the (non-boolean) schema.
+_KEPT_AS_IS = frozenset({str, int, bool, type(None)})
+
+
+class Conformance:
+    """The SDK's type conformance of one schema, with a fast path for records it would leave as they are.
+
+    The SDK rebuilds every record, calling a conversion per property that, for the values
+    the record builders make (text, integers, booleans, finite numbers, ``raw`` objects),
+    returns the value unchanged. This checks that every property of a record is such a
+    value for its schema (a type test per property) and then only copies the record; any
+    other record (a datetime, a non-finite float, a nested object or list the SDK
+    conforms, a non-boolean in a boolean column, a property the schema lacks) goes through
+    the SDK's own function, so what is written is the same either way. The rules follow
+    ``singer_sdk.helpers._typing._conform_record_data_types`` (singer-sdk 0.54).
+    """
+
+    def __init__(self, schema: dict[str, t.Any], level: TypeConformanceLevel) -> None:
+        self.schema = schema
+        self.level = level
+        recursive = level == TypeConformanceLevel.RECURSIVE
+        properties: dict[str, dict[str, t.Any]] = schema.get("properties") or {}
+        booleans, lists, objects, unread = set(), set(), set(), set()
+        for name, definition in properties.items():
+            try:
+                if _is_exclusive_boolean_type(definition):
+                    booleans.add(name)
+                if is_uniform_list(definition) and recursive:  # asked of a list value at any level
+                    lists.add(name)
+                if is_object_type(definition) and "properties" in definition and recursive:
+                    objects.add(name)
+            except EmptySchemaTypeError:  # the SDK refuses some values of it: let it
+                unread.add(name)
+        #: The properties the fast path may pass (not those whose schema the SDK cannot read).
+        self.names = frozenset(properties) - unread
+        #: Exclusive booleans: any value but a bool or None is converted.
+        self.booleans = frozenset(booleans)
+        #: Uniform arrays and objects with properties: a list (a dict) value is conformed inside.
+        self.lists = frozenset(lists)
+        self.objects = frozenset(objects)
+
+    def unchanged(self, record: dict[str, t.Any]) -> bool:
+        """Whether the SDK's conformance would return ``record`` as it is (in a new dict)."""
+        names, booleans = self.names, self.booleans
+        for name, value in record.items():
+            if name not in names:
+                return False  # not in the schema (the SDK drops it with a warning), or a schema it cannot read
+            cls = value.__class__
+            if cls in _KEPT_AS_IS:
+                if name in booleans and cls is not bool and value is not None:
+                    return False
+            elif cls is float:
+                if name in booleans or not math.isfinite(value):
+                    return False
+            elif cls is dict:
+                if name in booleans or name in self.objects:
+                    return False
+            elif cls is list:
+                if name in booleans or name in self.lists:
+                    return False
+            else:
+                return False
+        return True
+
+    def conform(self, stream_name: str, record: dict[str, t.Any], logger: t.Any) -> dict[str, t.Any]:  # a Logger
+        """The record as the SDK's ``conform_record_data_types`` returns it."""
+        if self.level == TypeConformanceLevel.NONE:
+            return record
+        if self.unchanged(record):
+            return dict(record)
+        return conform_record_data_types(
+            stream_name=stream_name, record=record, schema=self.schema, level=self.level, logger=logger
+        )
 
 
 class RecordCounter(metrics.Counter):
@@ -64,6 +150,7 @@ class VendorStream(Stream):
         self.records_written = 0
         self.stats = StreamStats(self.name, self.logger, lambda: self.records_written)
         self._memo_mask: tuple[SelectionMask, MemoSelectionMask] | None = None
+        self._conformance: Conformance | None = None
 
     @classmethod
     def check_state(cls, stream_state: dict[str, t.Any]) -> None:
@@ -91,6 +178,34 @@ class VendorStream(Stream):
         if self._memo_mask is None or self._memo_mask[0] is not sdk_mask:
             self._memo_mask = (sdk_mask, MemoSelectionMask(sdk_mask))
         return self._memo_mask[1]
+
+    @override
+    def _generate_record_messages(self, record: Record) -> t.Generator[singer.RecordMessage, None, None]:
+        """The SDK's RECORD messages of ``record``, its two per-record passes made cheap.
+
+        As the SDK's own (``Stream._generate_record_messages``, singer-sdk 0.54): deselected
+        properties removed, types conformed to the schema, then each stream map. The
+        selection pass is skipped when the catalog selects every property (it would remove
+        nothing), and the conformance takes :class:`Conformance`'s fast path; the messages
+        are the same.
+        """
+        schema = self.effective_schema
+        mask = self.mask
+        if not (isinstance(mask, MemoSelectionMask) and mask.selects_everything):
+            pop_deselected_record_properties(record, self.schema, mask)
+        conformance = self._conformance
+        if conformance is None or conformance.schema is not schema or conformance.level != self.TYPE_CONFORMANCE_LEVEL:
+            conformance = self._conformance = Conformance(schema, self.TYPE_CONFORMANCE_LEVEL)
+        record = conformance.conform(self.name, record, self.logger)
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(record)
+            if mapped_record is not None:  # not filtered out
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     @cached_property
     def redactor(self) -> Redactor | None:

@@ -28,6 +28,8 @@ _CONTENT_RANGE = re.compile(r"\s*(?:([A-Za-z]+)\s+)?(?:(\d+)-(\d+)|\*)\s*/\s*(\d
 
 def text(value: object) -> str | None:
     """A scalar as text; None for null, objects and lists (they stay in ``raw``)."""
+    if value.__class__ is str:  # the usual case, first: a type test per column of every record
+        return value  # a str, as just tested (mypy narrows __class__ is str)
     if value is None or isinstance(value, (dict, list)):
         return None
     return str(value)
@@ -39,6 +41,8 @@ def label(value: object) -> str | None:
     The intended difference: Talentsoft writes referential values (a status, a country)
     either as a plain code or as ``{"id", "code", "label"}``; users query the label.
     """
+    if value.__class__ is str:
+        return value  # a str, as just tested (mypy narrows __class__ is str)
     if isinstance(value, dict):
         value = value.get("label") or value.get("name") or value.get("code") or value.get("id")
     return text(value)
@@ -136,6 +140,15 @@ def iso_timestamp(value: object) -> str | None:
     Microseconds appear only when there are some. YouServe's records use
     :func:`iso_timestamp_micro` instead (see there).
     """
+    if isinstance(value, str) and _FAST_ISO and (value[-1:].isdigit() or value[-1:] == "Z"):
+        try:  # the usual vendor forms, without the conversions parse_timestamp makes for a datetime
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:  # UTC: what astimezone would write, without converting
+                return parsed.isoformat() + "+00:00"
+            return parsed.astimezone(timezone.utc).isoformat()
     moment = value if isinstance(value, datetime) else utc_timestamp(value)
     return None if moment is None else moment.astimezone(timezone.utc).isoformat()
 

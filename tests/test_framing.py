@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import random
 import struct
+import typing as t
+import warnings
 import zipfile
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from tap_hrdata.framing import (
     COPY_FRAME_MAX_BYTES,
     BadFrameError,
+    CentralDirectory,
     FrameArchive,
     FrameTooLargeError,
     TruncatedBodyError,
@@ -167,3 +170,162 @@ def test_local_header_naming_another_file_is_refused() -> None:
 def test_not_a_zip() -> None:
     with pytest.raises(zipfile.BadZipFile):
         FrameArchive(bytearray(b"not a zip at all"), 1000, "frame 1")
+
+
+# ---- CentralDirectory: the plain zips' directory, read as zipfile reads it ------------------------
+
+INFO_FIELDS = (
+    "filename",
+    "orig_filename",
+    "date_time",
+    "compress_type",
+    "comment",
+    "extra",
+    "create_system",
+    "create_version",
+    "extract_version",
+    "reserved",
+    "flag_bits",
+    "volume",
+    "internal_attr",
+    "external_attr",
+    "header_offset",
+    "CRC",
+    "compress_size",
+    "file_size",
+)
+
+
+def zip_of(entries: list[tuple[zipfile.ZipInfo | str, bytes]], **options: object) -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", **options) as archive:  # type: ignore[arg-type]
+        for name, data in entries:
+            archive.writestr(name, data)
+    return bytearray(buffer.getvalue())
+
+
+def utf8_name() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("Zoé.pdf", (2024, 2, 29, 23, 59, 58))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+def repeated_name() -> bytearray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate name it writes
+        return zip_of([("doc", b"1"), ("doc", b"22")])
+
+
+PLAIN_ZIPS = {
+    "deflated": zip_of([("doc", b'{"a": 1}' * 50), ("ATT-1", BIG[:70_000])], compression=zipfile.ZIP_DEFLATED),
+    "stored": zip_of([("doc", b"{}"), ("ATT-1", b"x" * 10)]),
+    "utf-8 name, a date": zip_of([(utf8_name(), b"%PDF")]),
+    "repeated name": repeated_name(),
+    "cp437 name": bytearray(zip_of([("cafX.txt", b"{}")]).replace(b"cafX.txt", b"caf\x82.txt")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_ZIPS))
+def test_a_plain_zip_directory_is_read_as_zipfile_reads_it(name: str) -> None:
+    frame = PLAIN_ZIPS[name]
+    directory = CentralDirectory.read(memoryview(frame))
+    assert directory is not None
+    reference = zipfile.ZipFile(io.BytesIO(frame))
+    assert [i.filename for i in directory.infolist()] == list(reference.NameToInfo)
+    for expected in reference.NameToInfo.values():
+        got = directory.getinfo(expected.filename)
+        assert {f: getattr(got, f) for f in INFO_FIELDS} == {f: getattr(expected, f) for f in INFO_FIELDS}
+    archive = FrameArchive(frame, 10_000_000, "frame 1")
+    assert isinstance(archive.zip, CentralDirectory)
+    for info in reference.infolist():
+        if reference.NameToInfo[info.filename] is info:
+            assert archive.read(info.filename) == reference.read(info)
+
+
+def with_extra() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("doc")
+    info.extra = struct.pack("<HH4s", 0xCAFE, 4, b"abcd")
+    return info
+
+
+OTHER_ZIPS: dict[str, t.Callable[[], bytearray]] = {
+    "extra field": lambda: zip_of([(with_extra(), b"{}")]),
+    "bzip2": lambda: zip_of([("doc", b"{}")], compression=zipfile.ZIP_BZIP2),
+    "data before the zip": lambda: bytearray(b"junk") + zip_of([("doc", b"{}")]),
+    "a NUL in a name": lambda: bytearray(zip_of([("docX.txt", b"{}")]).replace(b"docX.txt", b"doc\x00.txt")),
+    "empty": lambda: zip_of([]),
+}
+
+
+def commented() -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("doc", b"{}")
+        archive.comment = b"hello"
+    return bytearray(buffer.getvalue())
+
+
+def zip64() -> bytearray:
+    """A zip with zip64 end records (zipfile writes them past 65,535 entries: here past 0)."""
+    limit = zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP_FILECOUNT_LIMIT = 0  # type: ignore[misc]
+    try:
+        return zip_of([("doc", b"{}")])
+    finally:
+        zipfile.ZIP_FILECOUNT_LIMIT = limit  # type: ignore[misc]
+
+
+OTHER_ZIPS["a comment"] = commented
+OTHER_ZIPS["zip64"] = zip64
+
+
+def test_an_entry_forced_to_zip64_is_plain_in_the_directory() -> None:
+    """Its local header has a zip64 extra field (read in place, skipped), its directory entry none."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, archive.open("doc", "w", force_zip64=True) as entry:
+        entry.write(b'{"offset": 1}')
+    frame = bytearray(buffer.getvalue())
+    assert CentralDirectory.read(memoryview(frame)) is not None
+    assert FrameArchive(frame, 1000, "frame 1").read("doc") == b'{"offset": 1}'
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_ZIPS))
+def test_any_other_zip_goes_to_zipfile(name: str) -> None:
+    frame = OTHER_ZIPS[name]()
+    assert CentralDirectory.read(memoryview(frame)) is None
+    archive = FrameArchive(frame, 10_000_000, "frame 1")
+    assert isinstance(archive.zip, zipfile.ZipFile)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: f.__setitem__(slice(-22, -18), b"PK\x05\x07"),  # no end record
+        lambda f: f.__setitem__(slice(f.index(b"PK\x01\x02"), f.index(b"PK\x01\x02") + 4), b"PK\x01\x03"),
+        lambda f: f.__setitem__(slice(-10, -6), struct.pack("<L", 10**6)),  # directory size past the end
+    ],
+)
+def test_a_damaged_directory_goes_to_zipfile_and_its_errors(damage: t.Callable[[bytearray], None]) -> None:
+    frame = zip_of([("doc", b"{}")])
+    damage(frame)
+    assert CentralDirectory.read(memoryview(frame)) is None
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(io.BytesIO(frame))
+    with pytest.raises(zipfile.BadZipFile):
+        FrameArchive(frame, 1000, "frame 1")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+@pytest.mark.parametrize("flip", [0, 10, -1])
+def test_a_small_document_read_whole_is_checked_as_one_read_in_pieces(method: int, flip: int) -> None:
+    """read() takes one step for a small entry, but refuses what iter_entry refuses, with its message."""
+    document = b'{"offset": 1, "title": "' + b"x" * 300 + b'"}'
+    frame = zip_frame({"doc": document}, method)
+    start = frame.index(b"doc") + len("doc")  # the entry's data follows its local header
+    end = start + zipfile.ZipFile(io.BytesIO(frame)).getinfo("doc").compress_size
+    frame[(start + flip) % end if flip >= 0 else end - 1] ^= 0x55
+    with pytest.raises(BadFrameError) as in_pieces:
+        b"".join(FrameArchive(bytearray(frame), 10_000, "frame 1").iter_entry("doc"))
+    with pytest.raises(BadFrameError) as whole:
+        FrameArchive(bytearray(frame), 10_000, "frame 1").read("doc")
+    assert str(whole.value) == str(in_pieces.value)

@@ -102,6 +102,41 @@ def test_the_two_output_forms() -> None:
     assert iso_timestamp_micro(moment) < iso_timestamp_micro(later)
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2020-07-22T09:11:32+0000",
+        "2021-03-25T07:30:23.6571234Z",
+        "2020-05-19T08:42:47.4000000Z",
+        "2025-06-14 17:42:28",
+        "2025-06-14 17:42:28.5",
+        "2026-01-05T08:30:23+01:00",
+        "2026-01-05T23:30:23-05:30",
+        "2026-01-01",
+        " 2026-01-01T00:00Z ",
+        "2026-01-01T00:00",
+        "2026-13-01 00:00:00",
+        "2026-02-30",
+        "20260101",
+        "",
+        "soon",
+    ],
+)
+def test_iso_timestamp_writes_what_the_parsed_moment_writes(written: str) -> None:
+    """The fast path for strings (no datetime conversions) writes what converting the parse would."""
+    moment = utc_timestamp(written)
+    assert iso_timestamp(written) == (None if moment is None else moment.astimezone(timezone.utc).isoformat())
+
+
+def test_text_of_a_str_subclass_is_a_plain_str() -> None:
+    class Name(str):
+        __slots__ = ()
+
+    assert type(text(Name("x"))) is str
+    assert type(label(Name("x"))) is str
+    assert text(Name("x")) == label(Name("x")) == "x"
+
+
 def test_content_range_for_items_and_bytes() -> None:
     assert content_range("0-99/250") == ContentRange(None, 0, 99, 250)  # Talentsoft: items, no unit
     assert content_range("items 0-99/*") == ContentRange("items", 0, 99, None)
