@@ -347,6 +347,9 @@ def test_a_full_disk_names_the_ids_a_hashed_key_comes_from(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = setup_source(emulator, "youserve", tmp_path)
+    # One download at a time: side by side, the disk filling up would fail the write of
+    # another (short-keyed) file first, and that one is rightly the error reported.
+    setup.config["youserve"]["max_concurrent_requests"] = 1
     for n in range(6):
         setup.vendor.add_file(f"f{n}.pdf", 7101, 40, file_id=f"{LONG_ID}{n}")
     FullDisk(setup.root, 1, "write", monkeypatch, pattern="~[0-9a-f]{64}")
