@@ -1,11 +1,11 @@
 """The benchmark run: ``python -m benchmarks [--quick]`` (see BENCHMARKS.md for what it measures).
 
-One emulator process serves every data set; each client (wire floor, job floor, vendor
-sample, the tap) runs as its own process, one at a time, so its peak RSS and CPU time are
-its own. Each measurement is repeated (``--repeat``, clients interleaved) and the fastest
-run is kept, since other work on the machine can only slow a run down. File bytes go to a
-temporary folder on the same disk as the tap's default storage; it is synced (untimed)
-and emptied after every run.
+One emulator process serves every data set (a second one, answering 50 ms late, the WAN
+data sets); each client (wire floor, job floor, vendor sample, the tap) runs as its own
+process, one at a time, so its peak RSS and CPU time are its own. Each measurement is
+repeated (``--repeat``, clients interleaved) and the fastest run is kept, since other work
+on the machine can only slow a run down. File bytes go to a temporary folder on the same
+disk as the tap's default storage; it is synced (untimed) and emptied after every run.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import typing as t
+import urllib.request
 from pathlib import Path
 
 from benchmarks import datasets as ds
@@ -36,6 +37,9 @@ CLIENT_LABELS = {
 }
 VENDOR_DEADLINE = (30.0, 15.0)  # seconds given to the vendor sample on attachments (full, quick)
 RUN_DEADLINE = 600.0
+#: The tap as the WAN cases run it: (client, max_concurrent_requests; None: the source's default).
+WAN_CLIENTS: tuple[tuple[str, int | None], ...] = (("tap", None), ("tap-1", 1))
+WAN_DEADLINE = 180.0  # a WAN run takes seconds (the sequential one, at most about 35 s): a hung tap is stopped
 _SUMMARY = re.compile(r"Summary of stream '([^']+)': (\d+) records(?:, (\d+) files)?(?:, (\d+) bytes)?")
 
 
@@ -45,21 +49,24 @@ def log(message: str) -> None:
 
 
 class Emulator:
-    """The emulator process of the run."""
+    """An emulator process of the run (``latency_seconds``: the WAN one)."""
 
-    def __init__(self, plan: list[dict[str, t.Any]], workdir: Path) -> None:
-        plan_file = workdir / "plan.json"
+    def __init__(
+        self, plan: list[dict[str, t.Any]], workdir: Path, *, latency_seconds: float = 0.0, name: str = "emulator"
+    ) -> None:
+        plan_file = workdir / f"{name}-plan.json"
         plan_file.write_text(json.dumps(plan))
+        self.latency_seconds = latency_seconds
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.serve", str(plan_file)],
+            [sys.executable, "-m", "benchmarks.serve", str(plan_file), "--latency-seconds", str(latency_seconds)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
-            stderr=(workdir / "emulator.log").open("wb"),
+            stderr=(workdir / f"{name}.log").open("wb"),
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
-            msg = f"the emulator did not start: see {workdir / 'emulator.log'}"
+            msg = f"the emulator did not start: see {workdir / f'{name}.log'}"
             raise RuntimeError(msg)
         hello = json.loads(line)
         self.port = hello["port"]
@@ -68,6 +75,11 @@ class Emulator:
     def url(self, dataset_id: str) -> str:
         """Base URL of one data set."""
         return f"http://127.0.0.1:{self.port}/{dataset_id}"
+
+    def calls(self, dataset_id: str) -> int:
+        """Requests the emulator has answered so far on one data set (its own count)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_emulator/requests", timeout=30) as answer:
+            return int(json.loads(answer.read()).get("/" + dataset_id, 0))
 
     def stop(self) -> None:
         """Terminate it (by its own pid)."""
@@ -138,16 +150,24 @@ class Bench:
             self.catalogs[case] = path
         return self.catalogs[case]
 
-    def tap_argv(self, dataset: dict[str, t.Any], url: str) -> list[str]:
-        config = self.workdir / f"config-{dataset['id']}.json"
-        config.write_text(json.dumps(ds.tap_config(dataset, url, str(self.files))))
+    def tap_argv(self, dataset: dict[str, t.Any], url: str, *, max_concurrent_requests: int | None = None) -> list[str]:
+        config = self.workdir / f"config-{dataset['id']}-{max_concurrent_requests or 'default'}.json"
+        settings = ds.tap_config(dataset, url, str(self.files), max_concurrent_requests=max_concurrent_requests)
+        config.write_text(json.dumps(settings))
         catalog = self.catalog(dataset["case"], config)
         return [sys.executable, "-m", "tap_hrdata", "--config", str(config), "--catalog", str(catalog)]
 
-    def tap_run(self, dataset: dict[str, t.Any], url: str) -> Run:
-        argv = self.tap_argv(dataset, url)
+    def tap_run(
+        self,
+        dataset: dict[str, t.Any],
+        url: str,
+        *,
+        max_concurrent_requests: int | None = None,
+        deadline: float = RUN_DEADLINE,
+    ) -> Run:
+        argv = self.tap_argv(dataset, url, max_concurrent_requests=max_concurrent_requests)
         log_file = self.workdir / "tap.log"
-        run = measure(argv, stderr=str(log_file), deadline=RUN_DEADLINE)
+        run = measure(argv, stderr=str(log_file), deadline=deadline)
         text = log_file.read_text(errors="replace")
         summary = {
             m[1]: {"records": int(m[2]), "files": int(m[3] or 0), "bytes": int(m[4] or 0)}
@@ -228,7 +248,8 @@ class Bench:
                 return f"{main_stream}: {got} records, expected {facts['records']}"
             if case == "candidates" and summary.get("attachments", {}).get("bytes") != facts["attachment_bytes"]:
                 return "attachments: stored bytes differ"
-            if case == "youserve" and summary.get(main_stream, {}).get("bytes") != facts["file_bytes"]:
+            stored = summary.get(main_stream, {}).get("bytes")
+            if case in {"youserve", "wan-youserve"} and stored != facts["file_bytes"]:
                 return "delivered_files: stored bytes differ"
             return "ok"
         extra = run.extra
@@ -237,6 +258,67 @@ class Bench:
         if kind == "job" and case == "candidates" and extra.get("stored_bytes") != facts["attachment_bytes"]:
             return "stored bytes differ"
         return "ok"
+
+    # ---- one WAN data set: the tap at its default concurrency, and one request at a time ---------
+
+    def wan_dataset(self, emulator: Emulator, dataset: dict[str, t.Any]) -> None:
+        """The tap at its default ``max_concurrent_requests`` (best of ``--repeat``) and at 1 (once).
+
+        The calls of a run are the emulator's count on the data set's prefix, taken before
+        and after it, so the floors count what the tap really sent (retries, listings and
+        token calls included). The sequential client runs once: its time is its calls'
+        latency, which other work on the machine barely changes.
+        """
+        facts = {**dataset, **emulator.facts[dataset["id"]]}
+        url = emulator.url(dataset["id"])
+        vendor = ds.vendor_of(dataset["case"])
+        best: dict[str, tuple[Run, int]] = {}
+        runs_of: dict[str, list[float]] = {}
+        if dataset["case"] in ds.MEMOIZED:  # the emulator builds its answers once: not in a measured run
+            self.clean()
+            warm = self.tap_run(facts, url, deadline=WAN_DEADLINE)
+            log(f"  {dataset['id']:>22} warm-up: {warm.seconds:7.2f} s (untimed: the emulator builds its answers)")
+        for attempt in range(self.args.repeat):
+            for kind, concurrency in WAN_CLIENTS:
+                if concurrency == 1 and attempt > 0:
+                    continue
+                self.clean()
+                before = emulator.calls(dataset["id"])
+                run = self.tap_run(facts, url, max_concurrent_requests=concurrency, deadline=WAN_DEADLINE)
+                calls = emulator.calls(dataset["id"]) - before
+                runs_of.setdefault(kind, []).append(run.seconds)
+                kept = best.get(kind)
+                if kept is None or (run.exit_code == 0 and (kept[0].exit_code != 0 or run.seconds < kept[0].seconds)):
+                    best[kind] = (run, calls)
+                log(
+                    f"  {dataset['id']:>22} {kind:>6}: {run.seconds:7.2f} s, {calls} calls "
+                    f"({calls * emulator.latency_seconds:.2f} s of latency), {run.cpu_seconds:6.2f} s CPU, "
+                    f"{run.peak_rss_bytes / 1e6:6.1f} MB peak RSS{' (deadline)' if run.timed_out else ''}"
+                )
+        self.clean()
+        for kind, (run, calls) in best.items():
+            concurrency = dict(WAN_CLIENTS)[kind] or default_concurrency(vendor)
+            self.results.append(
+                {
+                    "dataset": dataset["id"],
+                    "case": dataset["case"],
+                    "size": dataset["size"],
+                    "client": kind,
+                    "facts": facts,
+                    "wan": True,
+                    "calls": calls,
+                    "latency_seconds": emulator.latency_seconds,
+                    "max_concurrent_requests": concurrency,
+                    "seconds": run.seconds,
+                    "all_seconds": runs_of[kind],
+                    "cpu_seconds": run.cpu_seconds,
+                    "peak_rss_bytes": run.peak_rss_bytes,
+                    "exit_code": run.exit_code,
+                    "timed_out": run.timed_out,
+                    "extra": run.extra,
+                    "check": self.check("tap", run, facts, 0),
+                }
+            )
 
     # ---- the frame-size curve, start-up, profile ------------------------------------------------
 
@@ -301,6 +383,13 @@ class Bench:
         }
 
 
+def default_concurrency(vendor: str) -> int:
+    """The tap's default ``max_concurrent_requests`` for a source (from its settings contract)."""
+    from tap_hrdata.settings import SOURCE_SETTINGS
+
+    return int(SOURCE_SETTINGS[vendor].to_dict()[vendor]["properties"]["max_concurrent_requests"]["default"])
+
+
 def machine() -> dict[str, str]:
     """What the numbers were measured on."""
     import platform
@@ -336,11 +425,52 @@ def machine() -> dict[str, str]:
     }
 
 
+def run_cases(bench: Bench, plan: list[dict[str, t.Any]], extras: dict[str, t.Any]) -> None:
+    """The loopback cases: every client of every data set, the curve, the start-up, the profile."""
+    emulator = Emulator(plan, bench.workdir)
+    try:
+        for dataset in plan:
+            if dataset["case"] != "curve":
+                bench.dataset(emulator, dataset)
+        for dataset in plan:
+            if dataset["case"] == "curve":
+                bench.curve(emulator, dataset)
+        first = next(d for d in plan if d["case"] != "curve")
+        extras["startup_seconds"] = bench.startup(emulator, first)
+        log(f"  tap start-up (syncing nothing): {extras['startup_seconds']:.2f} s")
+        vacancies = [d for d in plan if d["case"] == "vacancies"]
+        if vacancies and not bench.args.no_profile:
+            extras["profile"] = bench.profile(emulator, vacancies[-1])
+            extras["profile"]["dataset"] = vacancies[-1]["id"]
+    finally:
+        emulator.stop()
+        bench.clean()
+
+
+def run_wan_cases(bench: Bench, plan: list[dict[str, t.Any]], extras: dict[str, t.Any]) -> None:
+    """The WAN cases, on an emulator of their own that answers ``WAN_LATENCY`` late."""
+    emulator = Emulator(plan, bench.workdir, latency_seconds=ds.WAN_LATENCY, name="wan-emulator")
+    try:
+        for dataset in plan:
+            bench.wan_dataset(emulator, dataset)
+        if "startup_seconds" not in extras:  # a WAN-only run: the report still tells the start-up apart
+            extras["startup_seconds"] = bench.startup(emulator, plan[0])
+            log(f"  tap start-up (syncing nothing): {extras['startup_seconds']:.2f} s")
+    finally:
+        emulator.stop()
+        bench.clean()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, write BENCHMARKS.md and the chart."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data sets (about a minute)")
-    parser.add_argument("--cases", default=",".join(c for c, _, _ in ds.CASES), help="comma-separated cases")
+    parser.add_argument(
+        "--cases",
+        default=",".join([*(c for c, _, _ in ds.CASES), ds.WAN]),
+        help=f"comma-separated cases; {ds.WAN!r}: the WAN group (every answer {ds.WAN_LATENCY * 1000:g} ms late), "
+        "or one of its cases (wan-youserve ...)",
+    )
     parser.add_argument(
         "--repeat", type=int, default=None, help="runs per client, the fastest kept (default 2; 1 with --quick)"
     )
@@ -353,29 +483,18 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in args.cases.split(",") if c]
     started = time.perf_counter()
     info = machine()
-    plan = ds.plan(quick=args.quick, cases=cases)
+    everything = ds.plan(quick=args.quick, cases=cases)
+    plan = [d for d in everything if not d.get("wan")]
+    wan_plan = [d for d in everything if d.get("wan")]
     workdir = Path(tempfile.mkdtemp(prefix="tap-hrdata-bench-"))
-    log(f"work folder {workdir}; starting the emulator ({len(plan)} data sets)")
-    emulator = Emulator(plan, workdir)
     bench = Bench(args, workdir)
     extras: dict[str, t.Any] = {}
-    try:
-        for dataset in plan:
-            if dataset["case"] != "curve":
-                bench.dataset(emulator, dataset)
-        for dataset in plan:
-            if dataset["case"] == "curve":
-                bench.curve(emulator, dataset)
-        first = next(d for d in plan if d["case"] != "curve")
-        extras["startup_seconds"] = bench.startup(emulator, first)
-        log(f"  tap start-up (syncing nothing): {extras['startup_seconds']:.2f} s")
-        vacancies = [d for d in plan if d["case"] == "vacancies"]
-        if vacancies and not args.no_profile:
-            extras["profile"] = bench.profile(emulator, vacancies[-1])
-            extras["profile"]["dataset"] = vacancies[-1]["id"]
-    finally:
-        emulator.stop()
-        bench.clean()
+    if plan:
+        log(f"work folder {workdir}; starting the emulator ({len(plan)} data sets)")
+        run_cases(bench, plan, extras)
+    if wan_plan:
+        log(f"starting the WAN emulator ({len(wan_plan)} data sets, {ds.WAN_LATENCY * 1000:g} ms before each answer)")
+        run_wan_cases(bench, wan_plan, extras)
     extras["elapsed_seconds"] = time.perf_counter() - started
     extras["command"] = "python -m benchmarks" + (" --quick" if args.quick else "")
     extras["repeat"] = args.repeat

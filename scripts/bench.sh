@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark, one command: installs the bench extra into .venv, runs `python -m benchmarks`
-# (about 6 minutes; pass --quick for a one-minute run), rewrites BENCHMARKS.md and the chart.
+# (about 9 minutes, the WAN cases at 50 ms included; pass --quick for a two-minute run), rewrites BENCHMARKS.md and the chart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh

@@ -6,6 +6,9 @@ the demo data set, and prints a tap config pointing at them (the ``demo`` enviro
 meltano.yml uses the same URLs and credentials). The demo speaks each vendor as it answers
 today: Talentsoft's real export shapes, HrFlow's Storing API, Visma Connect sign-in,
 Coresignal's v2 API; the seed docs' generation stays in the source tests.
+
+``--latency-seconds 0.05`` answers every request 50 ms late (a distant vendor), and
+``--bytes-per-second`` caps each connection's bandwidth: a wide-area link on loopback.
 """
 
 from __future__ import annotations
@@ -62,12 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
     parser.add_argument("--print-config", action="store_true", help="print a tap config for this emulator")
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=0.0,
+        help="seconds of delay before each answer, e.g. 0.05 for a 50 ms round trip (default 0)",
+    )
+    parser.add_argument(
+        "--bytes-per-second", type=float, default=None, help="bandwidth cap of each connection (default: none)"
+    )
     args = parser.parse_args(argv)
+    if args.latency_seconds < 0 or (args.bytes_per_second is not None and args.bytes_per_second <= 0):
+        parser.error("--latency-seconds must be 0 or more and --bytes-per-second positive")
     vendors = demo_vendors()
-    emulator = Emulator(hosts(vendors), port=args.port)
+    emulator = Emulator(
+        hosts(vendors), port=args.port, latency_seconds=args.latency_seconds, bytes_per_second=args.bytes_per_second
+    )
     if args.print_config:
         print(json.dumps(tap_config(emulator, vendors), indent=2), flush=True)
-    print(f"emulator serving on {emulator.url()} (Ctrl-C to stop)", file=sys.stderr)
+    link = f", {args.latency_seconds * 1000:g} ms before each answer" if args.latency_seconds else ""
+    if args.bytes_per_second:
+        link += f", {args.bytes_per_second:g} bytes/s per connection"
+    print(f"emulator serving on {emulator.url()}{link} (Ctrl-C to stop)", file=sys.stderr)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         emulator.serve_forever()

@@ -9,6 +9,11 @@ The server speaks HTTP/1.1 with keep-alive, and can send bodies with chunked tra
 in irregular chunk sizes, so the tap's streaming readers meet frames split anywhere.
 Benchmarks set ``piece_bytes`` instead: chunked bodies then go out in pieces of that size
 (views, not copies), so the emulator is not what limits a transfer.
+
+A wide-area link is emulated with ``latency_seconds`` (a fixed delay before each answer,
+slept in the connection's own handler thread, so concurrent requests overlap as they do
+over a real network) and ``bytes_per_second`` (a bandwidth cap per connection): on
+loopback every answer is instant, and what a real run waits for is never seen.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, urlsplit
+
+#: Bytes written between two checks of the bandwidth cap (finer pacing than a 1 MiB piece).
+PACE_BYTES = 1 << 14
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -208,6 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
     server: _Server
+    #: Body bytes of the answer being sent, and when it started (the bandwidth cap's pacing).
+    _paced_bytes = 0
+    _paced_since = 0.0
 
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
@@ -228,7 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             raw_query=split.query,
         )
-        self.server.requests[(vendor.prefix, self.command)] += 1
+        with self.server.counter_lock:  # handler threads run side by side: += is no atomic update
+            self.server.requests[(vendor.prefix, self.command)] += 1
         try:
             response = vendor.handle(request)
         except Exception as exc:  # an emulator bug must not hang the client
@@ -240,6 +252,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         import time
 
+        if self.server.latency_seconds:
+            time.sleep(self.server.latency_seconds)  # this connection's thread only: others go on
+        self._paced_bytes = 0
+        self._paced_since = time.monotonic()
         if response.stall_headers_seconds:
             time.sleep(response.stall_headers_seconds)
         self.send_response(response.status)
@@ -281,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._write(piece, chunked=response.chunked)
                     sent += len(piece)
             if response.chunked:
-                self.wfile.write(b"0\r\n\r\n")
+                self._out(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -312,12 +328,30 @@ class _Handler(BaseHTTPRequestHandler):
         if not piece:
             return
         if chunked and self.server.piece_bytes is not None and len(piece) < 1 << 16:
-            self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))  # one send for a small piece
+            self._out(b"%x\r\n%b\r\n" % (len(piece), piece))  # one send for a small piece
         elif chunked:
-            self.wfile.write(b"%x\r\n" % len(piece))
-            self.wfile.write(piece)
-            self.wfile.write(b"\r\n")
+            self._out(b"%x\r\n" % len(piece))
+            self._out(piece)
+            self._out(b"\r\n")
         else:
+            self._out(piece)
+
+    def _out(self, data: bytes | memoryview) -> None:
+        """Send ``data``, no faster than the server's ``bytes_per_second`` when it has one."""
+        rate = self.server.bytes_per_second
+        if not rate:
+            self.wfile.write(data)
+            return
+        import time
+
+        view = memoryview(data)
+        for pos in range(0, len(view), PACE_BYTES):
+            piece = view[pos : pos + PACE_BYTES]
+            self._paced_bytes += len(piece)
+            # A piece leaves once the link could have carried it: the last byte at size / rate.
+            early = self._paced_bytes / rate - (time.monotonic() - self._paced_since)
+            if early > 0:
+                time.sleep(early)
             self.wfile.write(piece)
 
     def _reset(self) -> None:
@@ -352,22 +386,66 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], vendors: list[Vendor]) -> None:
         super().__init__(address, _Handler)
         self.vendors = vendors
+        #: Requests per (vendor prefix, method), updated under ``counter_lock``.
         self.requests: Counter[tuple[str, str]] = Counter()
+        self.counter_lock = threading.Lock()
         self.chunk_seed = 7
         #: Size of the pieces of a chunked body; None: irregular pieces of 1 byte to 64 KiB.
         self.piece_bytes: int | None = None
+        #: Seconds slept before each answer (a round trip to a distant server); 0: none.
+        self.latency_seconds = 0.0
+        #: Most body bytes per second one connection sends; None: no cap.
+        self.bytes_per_second: float | None = None
 
 
 class Emulator:
     """The vendor stand-in: start it, point the tap at ``url(prefix)``, stop it."""
 
     def __init__(
-        self, vendors: list[Vendor], host: str = "127.0.0.1", port: int = 0, *, piece_bytes: int | None = None
+        self,
+        vendors: list[Vendor],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        piece_bytes: int | None = None,
+        latency_seconds: float = 0.0,
+        bytes_per_second: float | None = None,
     ) -> None:
         self.vendors = vendors
         self._server = _Server((host, port), vendors)
         self._server.piece_bytes = piece_bytes
+        self.latency_seconds = latency_seconds
+        self.bytes_per_second = bytes_per_second
         self._thread: threading.Thread | None = None
+
+    @property
+    def latency_seconds(self) -> float:
+        """Seconds slept before each answer, in that request's own thread (settable while serving)."""
+        return self._server.latency_seconds
+
+    @latency_seconds.setter
+    def latency_seconds(self, seconds: float) -> None:
+        if seconds < 0:
+            msg = f"latency_seconds must be 0 or more, not {seconds}"
+            raise ValueError(msg)
+        self._server.latency_seconds = float(seconds)
+
+    @property
+    def bytes_per_second(self) -> float | None:
+        """Bandwidth cap of each connection's bodies (settable while serving); None: no cap."""
+        return self._server.bytes_per_second
+
+    @bytes_per_second.setter
+    def bytes_per_second(self, rate: float | None) -> None:
+        if rate is not None and rate <= 0:
+            msg = f"bytes_per_second must be positive or None, not {rate}"
+            raise ValueError(msg)
+        self._server.bytes_per_second = rate
+
+    def requests(self) -> Counter[tuple[str, str]]:
+        """A copy of the requests served so far, per (vendor prefix, method)."""
+        with self._server.counter_lock:
+            return Counter(self._server.requests)
 
     @property
     def port(self) -> int:
