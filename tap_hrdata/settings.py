@@ -116,7 +116,8 @@ def concurrency(default: int, what: str) -> th.Property:
 
 TALENTSOFT = source_block(
     "talentsoft",
-    "Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, attachments, referentials.",
+    "Cegid Talentsoft Recruiting exports: streams vacancies, candidates, applications, attachments, referentials, "
+    "referential_translations, talentsoft_events.",
     th.Property(
         "base_url",
         th.StringType,
@@ -126,7 +127,24 @@ TALENTSOFT = source_block(
     th.Property("client_id", th.StringType, description="OAuth2 client id (from Cegid)."),
     th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
     th.Property("scope", th.StringType, default="MatchingIndexation", description="OAuth2 scope."),
+    th.Property(
+        "webhook_secret",
+        th.StringType,
+        secret=True,
+        description="Secret of the webhook receiver (tap-hrdata-webhooks serve): the token callbacks must carry in "
+        "their URL (/talentsoft/{secret}) or in an X-Webhook-Token header. At least 16 characters of "
+        "A-Z a-z 0-9 . _ ~ -.",
+    ),
     th.Property("page_size", th.IntegerType(minimum=1), default=100, description="Records per export request (limit)."),
+    th.Property(
+        "replication",
+        th.StringType(allowed_values=["modified", "offset"]),
+        default="modified",
+        description="How vacancies and candidates are read incrementally: `modified` (the default: on their "
+        "modification date, filter updateDate:ge:<bookmark>, so edits to old records reach the target) or "
+        "`offset` (after the export position of the last record emitted: only records appended to the export, "
+        "never edits to earlier ones).",
+    ),
     th.Property(
         "filter",
         th.StringType,

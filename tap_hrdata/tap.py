@@ -255,6 +255,7 @@ class TapHrData(Tap):
         """The one client of a source for this run, shared by its streams (and its token)."""
         if client_type not in self._clients:
             self._clients[client_type] = client_type(self.config, self.logger, before_first_send=self.ensure_preflight)
+            self._clients[client_type].workers.hold = self.uninterrupted  # a signal never cuts a submit in half
         return t.cast("ClientT", self._clients[client_type])
 
     @cached_property

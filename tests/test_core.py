@@ -13,6 +13,7 @@ from tests.emulator.hrflow import HrflowEmulator
 from tests.emulator.server import Emulator
 from tests.emulator.talentsoft import TalentsoftEmulator
 from tests.emulator.youserve import YouserveEmulator
+from tests.webhooks.seed import seed_talentsoft_journal
 
 # The standard suite discovers streams when this module is imported, so the emulator
 # must already be serving then; it lives as long as the test process.
@@ -22,6 +23,8 @@ YOUSERVE = YouserveEmulator()
 CORESIGNAL = CoresignalEmulator(jobs=400, rate_limit=10_000, polls_until_ready=1)
 EMULATOR = Emulator([TALENTSOFT, HRFLOW, YOUSERVE, CORESIGNAL]).start()
 FILES = tempfile.mkdtemp(prefix="tap-hrdata-core-")
+
+seed_talentsoft_journal(FILES)  # talentsoft_events has a journal to read
 
 TALENTSOFT_SETTINGS = {"page_size": 11, "referential_categories": ["countries", "languages"]}
 HRFLOW_SETTINGS = {"source_keys": ["src-a", "src-b", "src-empty-1"], "board_keys": ["board-a"], "page_size": 20}

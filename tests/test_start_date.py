@@ -1,9 +1,11 @@
 """``start_date``, the most common tap setting, in each accepted form, on every stream of every source.
 
 What it means per stream: Talentsoft exports ask only for records updated after it
-(``filter=updateDate:gt:...``, never an offset); HrFlow profiles and jobs, YouServe files and
-Coresignal postings start at it (``updated_at``, ``uploadDate``, ``last_updated``); the
-full-table streams (referentials, HrFlow sources and boards) and the children are whole.
+(``filter=updateDate:gt:...``, never an offset; in ``replication: modified``, the default, only
+until the first bookmark, after which the exports ask ``updateDate:ge:<bookmark>``); HrFlow
+profiles and jobs, YouServe files and Coresignal postings start at it (``updated_at``,
+``uploadDate``, ``last_updated``); the full-table streams (referentials, HrFlow sources and
+boards) and the children are whole.
 """
 
 from __future__ import annotations
@@ -56,3 +58,24 @@ def test_every_stream_runs_and_starts_at_start_date(emulator: Emulator, tmp_path
         elif stream in WHOLE:
             assert len(records) == len(everything.records(stream)), stream
     assert result.streams(), "nothing ran"
+
+
+@pytest.mark.parametrize("replication", ["modified", "offset"])
+def test_talentsoft_start_date_in_both_replication_modes(emulator: Emulator, tmp_path: Path, replication: str) -> None:
+    config = current_generation(emulator, "talentsoft", tmp_path)
+    config["talentsoft"]["replication"] = replication
+    config["start_date"] = "2024-01-01"  # inside this data set (updated from 2021 to early 2025)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    result = run_tap(config)
+    for stream in ("vacancies", "candidates"):
+        records = result.records(stream)
+        assert records, stream
+        assert all(utc_timestamp(r["update_date"]) > start for r in records), stream
+        bookmark = result.last_state["bookmarks"][stream]
+        if replication == "offset":  # kept per filter value (start_date's filter)
+            [partition] = bookmark["partitions"]
+            assert partition["context"] == {"export_filter": "updateDate:gt:2024-01-01T00:00:00Z"}
+            assert partition["replication_key"] == "offset"
+        else:  # the selection does not include the moving date clause
+            assert bookmark["replication_key"] == "update_date"
+            assert bookmark["replication_key_value"] == max(r["update_date"] for r in records)

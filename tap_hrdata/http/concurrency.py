@@ -149,6 +149,16 @@ class Workers:
         self._name = name
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        #: What defers a termination signal while a call is submitted (the tap's ``uninterrupted``).
+        #: A SIGTERM's exception raised inside ``submit``, while it starts a thread, would leave that
+        #: thread unknown to the interpreter's exit, which then waits for it forever.
+        self.hold: t.Callable[[], t.ContextManager[None]] = contextlib.nullcontext
+
+    def _submit(self, call: Call[T], task: Task) -> concurrent.futures.Future[T]:
+        """Submit ``call``; in the main thread, with termination signals held until it is submitted."""
+        held = self.hold() if threading.current_thread() is threading.main_thread() else contextlib.nullcontext()
+        with held:
+            return self._executor().submit(_run, call, task)
 
     @property
     def threaded(self) -> bool:
@@ -176,7 +186,6 @@ class Workers:
             finally:
                 task.stop()
             return
-        pool = self._executor()
         pending: collections.deque[concurrent.futures.Future[T]] = collections.deque()
         source = iter(calls)
         exhausted = False
@@ -187,7 +196,7 @@ class Workers:
                     if following is None:
                         exhausted = True
                         break
-                    pending.append(pool.submit(_run, following, task))
+                    pending.append(self._submit(following, task))
                 if not pending:
                     return
                 result = pending.popleft().result()
@@ -205,7 +214,7 @@ class Workers:
         Without threads, the call runs when its result is taken.
         """
         task = Task()
-        future = self._executor().submit(_run, call, task) if self.threaded else None
+        future = self._submit(call, task) if self.threaded else None
         return Ahead(call, task, future)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from tap_hrdata.sources.coresignal.streams import BulkJobsStream
 from tap_hrdata.sources.hrflow.streams import JobsStream, ProfilesStream, SourcesStream
 from tap_hrdata.sources.talentsoft.streams import CandidatesStream, ReferentialsStream, VacanciesStream
+from tap_hrdata.sources.talentsoft.translations import ReferentialTranslationsStream
 from tap_hrdata.sources.youserve.streams import DeliveredFilesStream
 from tap_hrdata.streams import ColumnSources
 
@@ -22,6 +23,7 @@ COLUMNS: dict[str, ColumnSources] = {
     "vacancy": VacanciesStream.column_sources,
     "candidate": CandidatesStream.column_sources,
     "referential": ReferentialsStream.column_sources,
+    "translation": ReferentialTranslationsStream.column_sources,
     "profile": ProfilesStream.column_sources,
     "job": JobsStream.column_sources,
     "container": SourcesStream.column_sources,
@@ -35,6 +37,7 @@ TABLES = {
     "vacancies": "vacancy",
     "candidates": "candidate",
     "referentials": "referential",
+    "referential_translations": "translation",
     "hrflow_profiles": "profile",
     "hrflow_jobs": "job",
     "hrflow_sources": "container",

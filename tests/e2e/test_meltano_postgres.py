@@ -142,6 +142,12 @@ def expected_counts(vendors: tuple) -> dict[str, int]:
         "applications": sum(len(d["applications"]) for d in candidates),
         "attachments": sum(len(d["attachments"]) for d in candidates),
         "referentials": len(talentsoft.referential("countries")) + len(talentsoft.referential("languages")),
+        "referential_translations": sum(
+            len(translations)
+            for category in ("countries", "languages")
+            for translations in talentsoft.system.translations(category).values()
+        ),
+        "talentsoft_events": 0,  # no webhook receiver in these runs: an empty journal, an empty table
         "hrflow_profiles": len(hrflow.profiles()),
         "hrflow_jobs": len(hrflow.jobs()),
         "hrflow_sources": len(hrflow.source_keys()),
@@ -212,8 +218,16 @@ def test_rerun_unchanged_loads_nothing_and_keeps_bookmarks(pipeline: Pipeline) -
         return state["replication_key"], state["replication_key_value"]
 
     talentsoft, _hrflow, _youserve, coresignal = pipeline.vendors
-    assert bookmark("vacancies") == ("offset", talentsoft.vacancy_count - 1)
-    assert bookmark("candidates") == ("offset", talentsoft.candidate_count - 1)
+    # talentsoft.replication: modified (the default): the greatest modification date emitted.
+    latest_vacancy = max(
+        d["offerDetail"].get("modificationDate") or d["offerDetail"]["updateDate"] for d in talentsoft.vacancy_docs()
+    )
+    latest_candidate = max(
+        d["candidateDetail"].get("modificationDate") or d["candidateDetail"]["updateDate"]
+        for d in talentsoft.candidate_docs()
+    )
+    assert bookmark("vacancies") == ("update_date", latest_vacancy)
+    assert bookmark("candidates") == ("update_date", latest_candidate)
     assert bookmark("hrflow_profiles")[0] == "updated_at"
     assert bookmark("delivered_files")[0] == "upload_date"
     assert bookmark("bulk_jobs")[0] == "last_updated"
@@ -249,6 +263,26 @@ def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:
     assert after["bulk_jobs"] == before["bulk_jobs"] + len(matching)
     for table in set(after) - {"vacancies", "hrflow_profiles", "delivered_files", "bulk_jobs"}:
         assert after[table] == before[table], table
+
+
+def test_edits_to_old_records_reach_postgres_on_the_next_run(pipeline: Pipeline) -> None:
+    """talentsoft.replication: modified (the default): an old vacancy and an old candidate edited in
+    Talentsoft (same export position, new modification date) are updated in PostgreSQL by the next run."""
+    talentsoft = pipeline.vendors[0]
+    before = pipeline.counts()
+    [reference] = talentsoft.edit_vacancies(1)
+    [candidate] = talentsoft.edit_candidates(1)
+    pipeline.run()
+    assert pipeline.counts() == before  # updated in place (upserts), nothing added
+    epoch = "extract(epoch from update_date)::bigint"
+    [(vacancy_date,)] = pipeline.query(
+        f"select {epoch} from \"{pipeline.schema}\".vacancies where reference = '{reference}'"
+    )
+    [(candidate_date,)] = pipeline.query(
+        f"select {epoch} from \"{pipeline.schema}\".candidates where id = '{candidate}'"
+    )
+    assert vacancy_date == talentsoft.update_epoch("vacancies", 1)
+    assert candidate_date == talentsoft.update_epoch("candidates", 1)
 
 
 def test_a_run_killed_right_after_the_paid_post_is_finished_by_the_next_without_paying_again(

@@ -55,6 +55,8 @@ STREAMS = {
     "applications",
     "attachments",
     "referentials",
+    "referential_translations",
+    "talentsoft_events",
     "hrflow_profiles",
     "hrflow_jobs",
     "hrflow_sources",
@@ -62,6 +64,8 @@ STREAMS = {
     "delivered_files",
     "bulk_jobs",
 }
+#: Streams with no record in these blocks: no webhook receiver runs, so the events journal is empty.
+NO_RECORDS = {"talentsoft_events"}
 
 if not (VENV_BIN / "activate").exists():
     pytest.skip(
@@ -185,7 +189,7 @@ def postgres_demo(run: Run) -> Iterator[None]:
     yield
     counts = table_counts(schema)
     assert set(counts) == STREAMS
-    assert all(counts.values()), counts
+    assert all(count for table, count in counts.items() if table not in NO_RECORDS), counts
 
 
 def outside_meltano(run: Run) -> Iterator[None]:
@@ -195,7 +199,7 @@ def outside_meltano(run: Run) -> Iterator[None]:
     lines = (ROOT / "output" / "messages.jsonl").read_text().split("\n")  # not splitlines: U+2028 is JSON text
     messages = [json.loads(line) for line in lines if line.startswith("{")]
     assert {s["tap_stream_id"] for s in catalog["streams"]} == STREAMS
-    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == STREAMS
+    assert {m["stream"] for m in messages if m["type"] == "RECORD"} == STREAMS - NO_RECORDS
     assert any(m["type"] == "STATE" for m in messages)
 
 
@@ -210,7 +214,7 @@ def real_apis(run: Run) -> Iterator[None]:
     yield
     counts = table_counts(schema)
     assert set(counts) == STREAMS
-    assert all(counts.values()), counts
+    assert all(count for table, count in counts.items() if table not in NO_RECORDS), counts
 
 
 def another_project(run: Run) -> Iterator[None]:

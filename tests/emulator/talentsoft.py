@@ -38,6 +38,13 @@ fields, see :meth:`TalentsoftEmulator._search_text`) and ``attachmenttype`` on c
 (``attachmenttype=resume`` when it wants resumes only: frames then carry, and documents list,
 only the attachments with ``isResume``). Every export call's parameters are recorded in
 ``export_params``.
+
+``filter`` (the connector's ``updateDate:gt:<date>``; here clauses ``updateDate`` or ``creationDate``
+``:gt|ge|lt|le|eq:<ISO date>``, comma-joined, all of which must hold) narrows the export; the
+records keep their export order (it is *not* sorted by date) and ``offset`` is the position in the
+narrowed set. Records change between runs: ``add_vacancies``/``add_candidates`` append,
+``edit_vacancies``/``edit_candidates`` give records already exported a new ``updateDate`` /
+``modificationDate`` at the same position (as an edit in Talentsoft does).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
 
 from tests.emulator.server import Fault, Faults, Request, Response
+from tests.emulator.talentsoft_system import TalentsoftSystem
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -524,11 +532,15 @@ class TalentsoftEmulator:
         self._tokens: dict[str, float] = {}  # token -> monotonic deadline
         self._base = {"vacancies": vacancies, "candidates": candidates}
         self._added: dict[str, list[int]] = {"vacancies": [], "candidates": []}  # epochs of added records
+        #: Records edited since generated (index -> new updateDate epoch): same position, new date.
+        self._edited: dict[str, dict[int, int]] = {"vacancies": {}, "candidates": {}}
         self._last_fresh = 0
         self._version = 0
         self._filter_cache: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
         self._text_cache: dict[int, str] = {}
         self._referentials = {name: self._make_referential(name, n) for name, n in self.categories.items()}
+        #: Webhook subscriptions and referential translations (tests/emulator/talentsoft_system.py).
+        self.system = TalentsoftSystem(self._auth, self._referentials)
 
     # ------------------------------------------------------------------ public helpers
 
@@ -596,6 +608,22 @@ class TalentsoftEmulator:
         """Append ``n`` candidates at the end of the export, updated now; their ids."""
         return [self.candidate_id(i) for i in self._add("candidates", n)]
 
+    def edit_vacancies(self, *indices: int, at: int | None = None) -> list[str]:
+        """Edit vacancies already in the export (0-based indices): same position, ``updateDate`` (and
+        ``modificationDate``) now, or ``at`` (epoch seconds) when given; their references."""
+        self._edit("vacancies", indices, at)
+        return [self.vacancy_reference(i) for i in indices]
+
+    def edit_candidates(self, *indices: int, at: int | None = None) -> list[str]:
+        """Edit candidates already in the export, as :meth:`edit_vacancies` does; their ids."""
+        self._edit("candidates", indices, at)
+        return [self.candidate_id(i) for i in indices]
+
+    def update_epoch(self, kind: str, index: int) -> int:
+        """The ``updateDate`` of record ``index`` of ``kind`` (``vacancies``, ``candidates``), epoch seconds."""
+        with self._lock:
+            return self._dates(kind, index)[1]
+
     def expire_all_tokens(self) -> None:
         """Every token issued so far is now expired."""
         with self._lock:
@@ -632,6 +660,8 @@ class TalentsoftEmulator:
 
     def _route(self, request: Request, fault: Fault | None) -> Response:
         path = request.path
+        if self.system.handles(path):
+            return self.system.route(request)
         if path == "/api/token":
             return self._method(request, "POST") or self._token(request)
         if path.startswith("/api/exports/v1/") and path[16:] in ENTRY:
@@ -891,18 +921,34 @@ class TalentsoftEmulator:
             self._filter_cache.clear()
             return range(start, start + n)
 
+    def _edit(self, kind: str, indices: Sequence[int], at: int | None) -> None:
+        with self._lock:
+            if at is None:
+                at = int(time.time())  # now, as the vendor's clock says (the Date header's)
+            for index in indices:
+                if not 0 <= index < self._count(kind):
+                    msg = f"no {kind} record at index {index}"
+                    raise IndexError(msg)
+                self._edited[kind][index] = at
+            self._version += 1
+            self._filter_cache.clear()
+            self._text_cache.clear()
+
     def _hash(self, kind: str, index: int) -> bytes:
         return hashlib.blake2b(f"{self.seed}/{kind}/{index}".encode(), digest_size=32).digest()
 
     def _dates(self, kind: str, index: int) -> tuple[int, int]:
         """(creationDate, updateDate) as epoch seconds, cheap: filters scan them all."""
         base = self._base[kind]
+        edited = self._edited[kind].get(index)
         if index >= base:
             fresh = self._added[kind][index - base]
-            return fresh, fresh
+            return fresh, fresh if edited is None else edited
         digest = self._hash(kind, index)
         created = BASE_EPOCH + int.from_bytes(digest[:8], "little") % CREATION_SPAN
         delta = int.from_bytes(digest[8:16], "little")
+        if edited is not None:
+            return created, edited
         return created, created + (0 if delta % 5 == 0 else delta % UPDATE_SPAN)
 
     def _select(

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
 SOURCES = ("talentsoft", "hrflow", "youserve", "coresignal")
 STREAMS = {
-    "talentsoft": ("vacancies", "candidates", "applications", "attachments", "referentials"),
+    "talentsoft": (
+        "vacancies",
+        "candidates",
+        "applications",
+        "attachments",
+        "referentials",
+        "referential_translations",
+    ),
     "hrflow": ("hrflow_profiles", "hrflow_jobs", "hrflow_sources", "hrflow_boards"),
     "youserve": ("delivered_files",),
     "coresignal": ("bulk_jobs",),
@@ -39,6 +46,7 @@ KEYS: dict[str, Callable[[dict[str, Any]], object]] = {
     "applications": lambda r: (r["candidate_id"], r["application_id"]),
     "attachments": lambda r: (r["candidate_id"], r["attachment_id"]),
     "referentials": lambda r: (r["category"], r["id"]),
+    "referential_translations": lambda r: (r["category"], r["item_id"], r["language"]),
     "hrflow_profiles": lambda r: r["key"],
     "hrflow_jobs": lambda r: r["key"],
     "hrflow_sources": lambda r: r["key"],
@@ -126,6 +134,12 @@ def expected_keys(source: str, vendor: Any) -> dict[str, list[object]]:
                 (category, str(item["id"]))
                 for category in ("countries", "languages")
                 for item in vendor.referential(category)
+            ],
+            "referential_translations": [
+                (category, key, translation["lcid"])
+                for category in ("countries", "languages")
+                for key, translations in vendor.system.translations(category).items()
+                for translation in translations
             ],
         }
     if source == "hrflow":

@@ -234,3 +234,32 @@ def test_a_stopped_batch_does_not_sit_out_a_retry_wait(emulator: Emulator) -> No
             ahead.result()
     finally:
         client.close()
+
+
+def test_calls_are_submitted_with_termination_signals_held() -> None:
+    """A SIGTERM's exception raised while ``submit`` starts a thread would leave it unknown to the
+    interpreter's exit, which would then wait for it forever: the tap holds signals meanwhile."""
+    workers = Workers(3, "held-")
+    held: list[bool] = []
+    holding = threading.local()
+
+    class Hold:
+        def __enter__(self) -> None:
+            holding.on = True
+
+        def __exit__(self, *exc: object) -> None:
+            holding.on = False
+            held.append(True)
+
+    workers.hold = Hold  # a context manager factory, as the tap's uninterrupted
+
+    def value(n: int) -> Callable[[Task], int]:
+        return lambda _task: n
+
+    try:
+        assert list(workers.in_order([value(n) for n in range(5)])) == list(range(5))
+        assert workers.ahead(lambda _task: "next").result() == "next"
+    finally:
+        workers.close()
+    assert len(held) == 6  # every submit, and only while it was submitted
+    assert not getattr(holding, "on", False)

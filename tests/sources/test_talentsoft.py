@@ -18,7 +18,15 @@ from tests.conftest import assert_no_client_secret, config_for, mount, run_tap, 
 from tests.emulator.server import Emulator, Fault
 from tests.emulator.talentsoft import TalentsoftEmulator
 
-TS_STREAMS = {"vacancies", "candidates", "applications", "attachments", "referentials"}
+TS_STREAMS = {
+    "vacancies",
+    "candidates",
+    "applications",
+    "attachments",
+    "referentials",
+    "referential_translations",
+    "talentsoft_events",
+}
 
 
 def ts_config(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path, **talentsoft: Any) -> dict[str, Any]:
@@ -62,9 +70,12 @@ def test_full_sync(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Pat
     assert {r["category"] for r in referentials} == {"countries", "languages"}
     assert len(referentials) == len(vendor.referential("countries")) + len(vendor.referential("languages"))
 
+    # replication: modified (the default): the bookmark is the greatest modification date emitted.
     bookmarks = result.last_state["bookmarks"]
-    assert bookmarks["vacancies"]["replication_key_value"] == 24
-    assert bookmarks["candidates"]["replication_key_value"] == 11
+    assert bookmarks["vacancies"]["replication_key"] == "update_date"
+    latest = max(d["offerDetail"]["updateDate"] for d in vendor.vacancy_docs())
+    assert bookmarks["vacancies"]["replication_key_value"] == latest
+    assert bookmarks["candidates"]["replication_key_value"] == max(d["candidateDetail"]["updateDate"] for d in docs)
 
 
 def test_a_full_last_page_asks_once_more_whatever_content_range_says(
@@ -82,7 +93,7 @@ def test_a_bookmark_past_the_exports_end_is_said(
 ) -> None:
     """Offset 99 with 25 vacancies: nothing to read, and a warning rather than a silent empty run."""
     state = {"bookmarks": {"vacancies": {"replication_key": "offset", "replication_key_value": 99}}}
-    result = run_tap(ts_config(emulator, vendor, tmp_path), state=state)
+    result = run_tap(ts_config(emulator, vendor, tmp_path, replication="offset"), state=state)
     assert result.records("vacancies") == []
     assert "talentsoft stream 'vacancies': the bookmark is past the export's end (next offset 100" in caplog.text
     assert "talentsoft stream 'candidates': the bookmark is past" not in caplog.text  # no bookmark: read from 0
@@ -119,7 +130,7 @@ def test_inline_small_attachments(emulator: Emulator, tmp_path: Path) -> None:
 
 def test_resume_from_bookmark(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
     state = {"bookmarks": {"vacancies": {"replication_key": "offset", "replication_key_value": 9}}}
-    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=10), state=state)
+    result = run_tap(ts_config(emulator, vendor, tmp_path, page_size=10, replication="offset"), state=state)
     assert [v["offset"] for v in result.records("vacancies")] == list(range(10, 25))
     assert [call[1] for call in vendor.export_calls if call[0] == "vacancies"] == [10, 20]
 
@@ -129,6 +140,14 @@ def test_incremental_rerun_fetches_only_new_records(
 ) -> None:
     config = ts_config(emulator, vendor, tmp_path)
     first = run_tap(config)
+    added = vendor.add_vacancies(2)
+    second = run_tap(config, state=first.last_state)
+    assert [v["reference"] for v in second.records("vacancies")] == added
+    assert second.records("candidates") == []
+    # The same in replication: offset, where the new records are the ones after the bookmark's offset.
+    vendor = mount(emulator, TalentsoftEmulator(vacancies=25, candidates=12, attachments_per_candidate=(1, 3)))
+    config = ts_config(emulator, vendor, tmp_path, replication="offset")
+    first = run_tap(config)
     vendor.add_vacancies(2)
     second = run_tap(config, state=first.last_state)
     assert [v["offset"] for v in second.records("vacancies")] == [25, 26]
@@ -136,7 +155,8 @@ def test_incremental_rerun_fetches_only_new_records(
 
 
 def test_filter_keeps_its_own_bookmark(emulator: Emulator, vendor: TalentsoftEmulator, tmp_path: Path) -> None:
-    config = ts_config(emulator, vendor, tmp_path, filter="updateDate:gt:2000-01-01")
+    """replication: offset (modified: tests/sources/test_talentsoft_modified.py)."""
+    config = ts_config(emulator, vendor, tmp_path, filter="updateDate:gt:2000-01-01", replication="offset")
     result = run_tap(config)
     assert {call[3] for call in vendor.export_calls} == {"updateDate:gt:2000-01-01"}
     partitions = result.last_state["bookmarks"]["vacancies"]["partitions"]

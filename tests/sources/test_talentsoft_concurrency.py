@@ -93,7 +93,7 @@ def test_a_page_fetched_ahead_is_dropped_when_the_records_end_elsewhere(
     the page fetched ahead from 11 is dropped and the next page asked from 10, where the data says."""
     vendor.faults.add(Fault(path_regex="/vacancies$", kind="lie_range", query_regex=r"(^|&)offset=0(&|$)"))
     vendor.hold_last_frame = {("vacancies", 0): HOLD_SECONDS}  # so the page ahead is asked before page 0 ends
-    result = run_tap(ts_config(emulator, vendor, tmp_path / "files", 2, page_size=10))
+    result = run_tap(ts_config(emulator, vendor, tmp_path / "files", 2, page_size=10, replication="offset"))
     assert [v["offset"] for v in result.records("vacancies")] == list(range(25))  # nothing skipped, nothing twice
     assert vacancy_calls(vendor) == [0, 11, 10, 20]
     assert result.last_state["bookmarks"]["vacancies"]["replication_key_value"] == 24

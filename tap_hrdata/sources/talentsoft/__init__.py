@@ -1,9 +1,10 @@
-"""Cegid Talentsoft Recruiting exports: vacancies, candidates, applications, attachments, referentials."""
+"""Cegid Talentsoft Recruiting: exports, referentials and their translations, journalled webhook events."""
 
 from __future__ import annotations
 
 from tap_hrdata.sources import Source
 from tap_hrdata.sources.talentsoft.client import TalentsoftClient
+from tap_hrdata.sources.talentsoft.events import TalentsoftEventsStream
 from tap_hrdata.sources.talentsoft.streams import (
     ApplicationsStream,
     AttachmentsStream,
@@ -11,6 +12,7 @@ from tap_hrdata.sources.talentsoft.streams import (
     ReferentialsStream,
     VacanciesStream,
 )
+from tap_hrdata.sources.talentsoft.translations import ReferentialTranslationsStream
 
 SOURCE = Source(
     name="talentsoft",
@@ -23,5 +25,7 @@ SOURCE = Source(
         ApplicationsStream,
         AttachmentsStream,
         ReferentialsStream,
+        ReferentialTranslationsStream,
+        TalentsoftEventsStream,
     ),
 )

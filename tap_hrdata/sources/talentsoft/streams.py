@@ -3,12 +3,64 @@
 Applications and attachments come out of the candidate frames already read: the
 candidates stream keeps the current frame, and its two child streams turn it into
 records, so no extra API call is ever made for them.
+
+Two ways to read ``vacancies`` and ``candidates`` incrementally (``talentsoft.replication``):
+
+``offset``
+    The bookmark is the export position (``offset``) of the last record emitted; a run asks
+    for the records after it. An ``offset`` is a position, not a change sequence: a record
+    edited after it was exported keeps its position, so no later run sees the edit. Right
+    only for exports that only ever append.
+
+``modified`` (the default)
+    The bookmark is the greatest modification date emitted (``update_date``:
+    ``modificationDate``, else ``updateDate``). A run asks for
+    ``filter=updateDate:ge:<bookmark>`` (after ``talentsoft.filter``, comma-joined) and pages
+    through that filtered export by offset. Why it is built this way:
+
+    - *Records at the bookmark instant.* Dates have one-second resolution and several records
+      can share one: ``gt`` would lose a record modified in the same second as the bookmark
+      but after the run that set it. So the run asks ``ge`` and the state keeps the keys
+      emitted at exactly the bookmark instant (``ids_at_bookmark``, a sorted list: the records
+      of one second); a record at that instant with one of those keys is the version already
+      emitted and is skipped; any other is emitted. (An overlap window with dedupe by key
+      would need the keys of the whole window, and would still re-emit the window's records
+      whenever the dedupe state is lost.) Limit: a record edited twice within the same second,
+      the second edit after a run read the first, keeps its date and is not seen again.
+    - *Order.* Neither the vendor's documentation nor the public connector says the export
+      is sorted by modification date, and the emulator serves it in export order (a filter
+      narrows the set, the order stays). So the bookmark moves only when a pass over the
+      filtered export completes (as HrFlow's unsorted streams do). Inside a pass the state
+      keeps ``modified_run``: the date clause of the pass (``since``), the offset of the last
+      record emitted, the greatest date and the keys emitted at it so far, and the vendor's
+      clock when the pass started (the ``Date`` header of its first answer). A crash resumes
+      at the next record of the same filtered export (same ``since``); the filtered set only
+      grows while a pass runs (dates only increase), so a record entering it before the
+      resume point shifts the rest by one: one record emitted twice, none lost.
+    - *Edits during a pass.* A record edited after the pass went past its position is not in
+      this pass; its new date is at or after the pass started. So the new bookmark is the
+      greatest date emitted, but never later than the vendor's clock when the pass started:
+      records emitted with a later date (edited during the pass) are read again by the next
+      run (a duplicate, never a loss). Without a ``Date`` header the greatest date is used.
+    - *First run, migration.* With no ``update_date`` bookmark (a first run, or a state
+      written in ``offset`` mode, whose ``replication_key`` is ``offset``) the run reads the
+      whole export once, or the records updated after ``start_date``
+      (``updateDate:gt:<start_date>``) when it is set, then goes incremental. Continuing
+      from the offset bookmark instead would never catch the edits to records before it.
+    - The state partitions are the user's selection (``talentsoft.filter``, ``query``):
+      the date clause changes every run and is kept in the state, not in the partition.
+      Records carry ``export_filter`` = ``talentsoft.filter``.
+    - Applications and attachments are read from the candidate frames: they follow
+      candidates (an edited candidate brings all its applications and attachments again).
 """
 
 from __future__ import annotations
 
 import abc
 import typing as t
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 from singer_sdk import SchemaDirectory, StreamSchema
@@ -28,7 +80,7 @@ from tap_hrdata.sources.talentsoft.client import (
     TalentsoftClient,
     parse_frame,
 )
-from tap_hrdata.statecheck import bookmark_offset
+from tap_hrdata.statecheck import StateError, bookmark_offset, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, label, number, text, utc_timestamp
 
@@ -39,6 +91,124 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
 SCHEMAS = SchemaDirectory(schemas)
+
+#: Replication keys of the exports: ``talentsoft.replication`` ``offset`` and ``modified``.
+OFFSET_KEY = "offset"
+MODIFIED_KEY = "update_date"
+#: State keys of the ``modified`` mode, next to the bookmark (see the module docstring).
+IDS_AT_BOOKMARK = "ids_at_bookmark"
+MODIFIED_RUN = "modified_run"
+
+
+def vendor_date(moment: datetime) -> str:
+    """A date as the export filter takes it, UTC: ``2026-01-02T03:04:05Z`` (a fraction only when there is one)."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _keys(where: str, path: str, value: object) -> frozenset[str]:
+    """A list of record keys from a state, checked."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        msg = f"state: bookmarks.{where}.{path} must be a list of record keys (non-empty strings), found {shown(value)}"
+        raise StateError(msg)
+    return frozenset(value)
+
+
+@dataclass
+class ModifiedPass:
+    """``modified_run``: a pass over the export filtered by ``since``, as far as it went."""
+
+    #: The date clause of the pass (``updateDate:ge:...``), None for the whole export.
+    since: str | None
+    #: Offset of the last record emitted in this pass (-1: none yet).
+    offset: int = -1
+    #: The greatest modification date emitted, and the keys emitted at exactly that date.
+    latest: datetime | None = None
+    ids_at_latest: set[str] = field(default_factory=set)
+    #: The vendor's clock when the pass started (``Date`` of its first answer).
+    started: datetime | None = None
+
+    @classmethod
+    def from_state(cls, state: dict[str, t.Any], where: str) -> ModifiedPass | None:
+        """The marker of a (stream or partition) state, checked; None without one."""
+        marker = state.get(MODIFIED_RUN)
+        if marker is None:
+            return None
+        if not isinstance(marker, dict):
+            msg = f"state: bookmarks.{where}.{MODIFIED_RUN} must be an object, found {shown(marker)}"
+            raise StateError(msg)
+        since = marker.get("since")
+        if since is not None and not isinstance(since, str):
+            msg = f"state: bookmarks.{where}.{MODIFIED_RUN}.since must be a filter clause or null, found {shown(since)}"
+            raise StateError(msg)
+        offset = bookmark_offset(where, marker.get("offset", -1), f"{MODIFIED_RUN}.offset")
+        return cls(
+            since=since,
+            offset=-1 if offset is None else offset,
+            latest=bookmark_time(where, marker.get("latest"), f"{MODIFIED_RUN}.latest"),
+            ids_at_latest=set(_keys(where, f"{MODIFIED_RUN}.ids_at_latest", marker.get("ids_at_latest", []))),
+            started=bookmark_time(where, marker.get("started"), f"{MODIFIED_RUN}.started"),
+        )
+
+    def to_state(self) -> dict[str, t.Any]:
+        """The marker as the state carries it."""
+        return {
+            "since": self.since,
+            "offset": self.offset,
+            "latest": None if self.latest is None else vendor_date(self.latest),
+            "ids_at_latest": sorted(self.ids_at_latest),
+            "started": None if self.started is None else vendor_date(self.started),
+        }
+
+    def emitted(self, offset: int, moment: datetime | None, key: str) -> None:
+        """Note a record written: its offset, its date and key."""
+        self.offset = offset
+        if moment is None:
+            return
+        if self.latest is None or moment > self.latest:
+            self.latest, self.ids_at_latest = moment, {key}
+        elif moment == self.latest:
+            self.ids_at_latest.add(key)
+
+
+@dataclass(frozen=True)
+class ModifiedBookmark:
+    """The committed ``modified`` bookmark.
+
+    Every record modified before ``moment`` was emitted, and those at ``moment`` with the keys ``ids``.
+    """
+
+    moment: datetime
+    ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_state(cls, state: dict[str, t.Any], where: str) -> ModifiedBookmark | None:
+        """The bookmark of a (stream or partition) state, checked; None when it is not a ``modified`` one."""
+        if state.get("replication_key") != MODIFIED_KEY:
+            return None
+        moment = bookmark_time(where, state.get("replication_key_value"))
+        if moment is None:
+            return None
+        return cls(moment, _keys(where, IDS_AT_BOOKMARK, state.get(IDS_AT_BOOKMARK, [])))
+
+
+def bookmark_after(previous: ModifiedBookmark | None, done: ModifiedPass) -> ModifiedBookmark | None:
+    """The bookmark once the pass ``done`` completed (``previous`` when it emitted nothing).
+
+    The greatest date emitted, capped at the vendor's clock when the pass started: a record
+    edited during the pass, behind its position, has a later date, and is read next run.
+    """
+    if done.latest is None:
+        return previous
+    moment, ids = done.latest, frozenset(done.ids_at_latest)
+    if done.started is not None and done.started < moment:
+        moment, ids = done.started, frozenset()  # records after it are read again next run
+    if previous is not None:
+        if moment < previous.moment:
+            return previous
+        if moment == previous.moment:
+            ids |= previous.ids
+    return ModifiedBookmark(moment, ids)
 
 
 def _obj(value: object) -> dict[str, t.Any]:
@@ -56,20 +226,53 @@ class TalentsoftStream(VendorStream):
 
 
 class ExportStream(TalentsoftStream):
-    """An export endpoint read as frames, incremental on the records' ``offset``.
+    """An export endpoint read as frames, incremental on the records' modification date or ``offset``.
 
-    The export is sorted by offset, so the bookmark is the offset of the last record
-    emitted and an interrupted run resumes at bookmark + 1. With a ``filter`` the
-    offsets are positions in the filtered set, so the bookmark is kept per filter value
-    (a state partition).
+    ``talentsoft.replication`` ``offset``: the export is sorted by offset, so the bookmark
+    is the offset of the last record emitted and an interrupted run resumes at bookmark + 1.
+    With a ``filter`` the offsets are positions in the filtered set, so the bookmark is kept
+    per filter value (a state partition). ``modified`` (the default): see the module
+    docstring.
     """
 
-    replication_key = "offset"
-    is_sorted = True
     #: Name of the export endpoint (``vacancies``, ``candidates``).
     export: t.ClassVar[str]
     #: Name of the zip entry holding the JSON document.
     document_entry: t.ClassVar[str]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``modified`` mode: the bookmark the run started from, and the pass being read.
+        self._bookmark: ModifiedBookmark | None = None
+        self._pass: ModifiedPass | None = None
+        #: The record being emitted in ``modified`` mode: its offset, modification date and key.
+        self._pending: tuple[int, datetime | None, str] | None = None
+
+    @property
+    def modified(self) -> bool:
+        """True in ``modified`` mode (``talentsoft.replication``, the default)."""
+        return self.settings.get("replication", "modified") == "modified"
+
+    @property
+    @override
+    def replication_key(self) -> str | None:
+        """``update_date`` in ``modified`` mode, else ``offset``."""
+        return MODIFIED_KEY if self.modified else OFFSET_KEY
+
+    @replication_key.setter
+    def replication_key(self, new_value: str | None) -> None:
+        """Decided by ``talentsoft.replication``, whatever a catalog says."""
+
+    @property
+    @override
+    def is_sorted(self) -> bool:
+        """Sorted by offset; not by modification date (the bookmark moves when a pass completes)."""
+        return not self.modified
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost: the ``modified`` bookmark is capped by the vendor's own clock (module docstring)."""
+        return
 
     @property
     @override
@@ -84,8 +287,31 @@ class ExportStream(TalentsoftStream):
         return [selection] if selection else None
 
     def selection(self) -> dict[str, str | None]:
-        """What selects this export's records, as the records and state partitions carry it."""
-        return {"export_filter": self.export_filter()}
+        """What selects this export's records, as the records and state partitions carry it.
+
+        In ``modified`` mode the user's ``talentsoft.filter`` only: the date clause moves every run.
+        """
+        return {"export_filter": (self.settings.get("filter") or None) if self.modified else self.export_filter()}
+
+    def request_filter(self) -> str | None:
+        """The ``filter`` sent: :meth:`export_filter`; in ``modified`` mode the user's filter and the pass's clause."""
+        if not self.modified:
+            return self.export_filter()
+        clauses = [self.settings.get("filter") or None, self._pass.since if self._pass is not None else None]
+        return ",".join(clause for clause in clauses if clause) or None
+
+    def since_clause(self, bookmark: ModifiedBookmark | None) -> str | None:
+        """The date clause of a ``modified`` pass.
+
+        ``ge`` the bookmark (its keys at that instant are skipped), else ``gt`` ``start_date``
+        (the later of the two), else none (the whole export).
+        """
+        start = utc_timestamp(self.config.get("start_date"))
+        if bookmark is not None and (start is None or bookmark.moment >= start):
+            return f"updateDate:ge:{vendor_date(bookmark.moment)}"
+        if start is not None:
+            return f"updateDate:gt:{start:%Y-%m-%dT%H:%M:%SZ}"
+        return None
 
     def export_filter(self) -> str | None:
         """The ``filter`` sent: ``talentsoft.filter``, and ``start_date`` as ``updateDate:gt:...``.
@@ -102,37 +328,65 @@ class ExportStream(TalentsoftStream):
 
     @classmethod
     def check_state(cls, stream_state: dict[str, t.Any]) -> None:
-        """The stream's offset bookmarks (its own and each partition's), checked before they are trusted.
+        """The stream's bookmarks (its own and each partition's), checked before they are trusted.
 
-        A value that is not a record offset (``"abc"``, ``4.5``, ``true``) stops the run with
-        its path in the state: read as "no bookmark" it would silently export everything
-        again. A value kept under another replication key is the SDK's to ignore (a key
-        change starts over). The tap calls this as it loads the state; the stream again
-        before its first request.
+        An offset bookmark that is not a record offset (``"abc"``, ``4.5``, ``true``) stops the
+        run with its path in the state: read as "no bookmark" it would silently export
+        everything again. So do a modification-date bookmark that is no timestamp or lies in
+        the future, ``ids_at_bookmark`` that are not keys, and a ``modified_run`` of the wrong
+        shape. The tap calls this as it loads the state; the stream again before its first
+        request.
         """
         partitions = stream_state.get("partitions")
-        entries = [("replication_key_value", stream_state)] + [
-            (f"partitions[{index}].replication_key_value", partition)
+        entries = [("", stream_state)] + [
+            (f"partitions[{index}]", partition)
             for index, partition in enumerate(partitions if isinstance(partitions, list) else [])
             if isinstance(partition, dict)
         ]
-        for path, entry in entries:
-            if entry.get("replication_key") in (None, cls.replication_key):
-                bookmark_offset(cls.name, entry.get("replication_key_value"), path)  # type: ignore[misc]  # a class attribute here
+        name: str = cls.name  # type: ignore[misc]  # a class attribute here
+        for prefix, entry in entries:
+            key = entry.get("replication_key")
+            if key in (None, OFFSET_KEY):
+                path = f"{prefix}.replication_key_value" if prefix else "replication_key_value"
+                bookmark_offset(name, entry.get("replication_key_value"), path)
+            where = f"{name}.{prefix}" if prefix else name
+            if key == MODIFIED_KEY:
+                ModifiedBookmark.from_state(entry, where)
+            ModifiedPass.from_state(entry, where)
 
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
-        """Offsets from the record after the bookmark (or 0), ``page_size`` at a time."""
+        """Offsets from the record after the bookmark (or 0), ``page_size`` at a time.
+
+        In ``modified`` mode: from the record after the last one emitted by the pass over the
+        same filtered export, when one was interrupted, else from 0.
+        """
         self.check_state(self.stream_state)
         state = self.get_context_state(context)
-        bookmark = state.get("replication_key_value") if state.get("replication_key") == self.replication_key else None
-        return ExportPaginator(0 if bookmark is None else bookmark + 1, int(self.settings["page_size"]))
+        page_size = int(self.settings["page_size"])
+        if self.modified:
+            self._bookmark = ModifiedBookmark.from_state(state, self.name)
+            since = self.since_clause(self._bookmark)
+            resumed = ModifiedPass.from_state(state, self.name)
+            if resumed is not None and resumed.since == since:
+                self.logger.info(
+                    "talentsoft stream '%s': resuming the export filtered by %s after offset %d",
+                    self.name,
+                    since or "nothing",
+                    resumed.offset,
+                )
+                self._pass = resumed
+            else:
+                self._pass = ModifiedPass(since)
+            return ExportPaginator(self._pass.offset + 1, page_size)
+        bookmark = state.get("replication_key_value") if state.get("replication_key") == OFFSET_KEY else None
+        return ExportPaginator(0 if bookmark is None else bookmark + 1, page_size)
 
     def get_http_request(self, *, page: PageContext[int]) -> HTTPRequest:
         """``GET /api/exports/v1/{export}`` with offset, limit and the vendor filter."""
         params: dict[str, t.Any] = {
             "offset": page.next_page_token or 0,
             "limit": int(self.settings["page_size"]),
-            "filter": self.export_filter(),
+            "filter": self.request_filter(),
             **self.export_params(),
         }
         return HTTPRequest(url=f"{self.client.base_url}/api/exports/v1/{self.export}", params=params)
@@ -159,8 +413,16 @@ class ExportStream(TalentsoftStream):
             lambda offset: self.get_http_request(page=PageContext(context, offset)),
         )
 
+        modified_pass = self._pass if self.modified else None
+        state = self.get_context_state(context)
+        if modified_pass is not None:
+            # The SDK keeps an unsorted stream's greatest value there; this stream's progress is modified_run.
+            state["progress_markers"] = {"Note": f"progress is kept in {MODIFIED_RUN}"}
+
         def read(response: requests.Response) -> Iterator[ExportDocument]:
             answered[:] = [response]
+            if modified_pass is not None and modified_pass.started is None:
+                modified_pass.started = answer_date(response)
             announced = paginator.total
             paginator.read_total(response)
             if announced is None and paginator.total is not None:  # Content-Range: the export's size
@@ -172,14 +434,25 @@ class ExportStream(TalentsoftStream):
             while not paginator.finished:
                 for document in self.page_documents(context, paginator, next_page, read):
                     record = {**self.document_record(document), **selection}
+                    offset = document.offset
                     del document
+                    if modified_pass is not None:
+                        key = str(record[self.primary_keys[0]])
+                        moment = utc_timestamp(record.get(MODIFIED_KEY))
+                        if self.already_emitted(key, moment):
+                            self.document_done()
+                            continue
+                        self._pending = (offset, moment, key)  # noted once written (_increment_stream_state)
                     yield record
                     # Back here, this record and its child streams' records are written: the
                     # frame goes before the next one is read, so one frame is in memory.
                     self.document_done()
+                    self._pending = None
                 paginator.advance(answered[0])
         finally:
             next_page.drop()
+        if modified_pass is not None:
+            self.commit_pass(state, modified_pass)
         if paginator.short_total:
             self.logger.warning(
                 "talentsoft stream '%s': Content-Range announced %s records but the export ended at %d",
@@ -203,6 +476,36 @@ class ExportStream(TalentsoftStream):
                 first_offset,
                 paginator.total,
             )
+
+    @override
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        """The SDK's bookmark update, and in ``modified`` mode the pass's progress (``modified_run``).
+
+        The SDK calls this once the record (and its children's records) is written and before
+        it may write a STATE: so a STATE's ``modified_run`` counts exactly the records written,
+        and a run broken after record k resumes at record k + 1, never at k.
+        """
+        super()._increment_stream_state(latest_record, context=context)
+        if self._pass is not None and self._pending is not None and self.modified:
+            self._pass.emitted(*self._pending)
+            self._pending = None
+            self.get_context_state(context)[MODIFIED_RUN] = self._pass.to_state()
+
+    def already_emitted(self, key: str, moment: datetime | None) -> bool:
+        """A record at exactly the bookmark's instant whose key the bookmark lists: the version emitted."""
+        bookmark = self._bookmark
+        return bookmark is not None and moment == bookmark.moment and key in bookmark.ids
+
+    def commit_pass(self, state: dict[str, t.Any], done: ModifiedPass) -> None:
+        """The pass read the whole filtered export: the bookmark moves (module docstring), the pass is forgotten."""
+        state.pop(MODIFIED_RUN, None)
+        state.pop("progress_markers", None)
+        bookmark = bookmark_after(self._bookmark, done)
+        if bookmark is None:
+            return
+        state["replication_key"] = MODIFIED_KEY
+        state["replication_key_value"] = vendor_date(bookmark.moment)
+        state[IDS_AT_BOOKMARK] = sorted(bookmark.ids)
 
     def page_documents(
         self,
@@ -279,6 +582,18 @@ class ExportStream(TalentsoftStream):
 
     def document_done(self) -> None:
         """The last document's record, and its child streams' records, are written."""
+
+
+def answer_date(response: requests.Response) -> datetime | None:
+    """The vendor's clock when it answered (``Date``), UTC; None without a readable one."""
+    header = response.headers.get("Date")
+    if not header:
+        return None
+    try:
+        moment = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class VacanciesStream(ExportStream):
