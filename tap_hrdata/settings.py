@@ -146,6 +146,14 @@ TALENTSOFT = source_block(
         "never edits to earlier ones).",
     ),
     th.Property(
+        "report_indexing",
+        th.BooleanType,
+        default=False,
+        description="Report the vacancies and candidates a target has committed back to Talentsoft "
+        "(POST /api/exports/v1/reports, status success), each version once, on the run after the one that "
+        "emitted them: only records the state the run started with covers are reported.",
+    ),
+    th.Property(
         "filter",
         th.StringType,
         description="Vendor filter passed as the export `filter` query parameter, e.g. "

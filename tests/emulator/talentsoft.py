@@ -8,7 +8,12 @@ What the vendor documents (``shared/api-docs/talentsoft-exports-*.txt``), strict
   zip archive (entry ``offerdetail`` or ``applicantdetail`` holding the JSON document,
   plus one entry per candidate attachment, named by the attachment's id), paged with
   ``offset``/``limit``, the total in ``Content-Range``;
-- ``GET /api/v1/referentials/{category}``: a JSON array.
+- ``GET /api/v1/referentials/{category}``: a JSON array;
+- ``POST /api/exports/v1/reports``: a report on indexed data, the body as the doc's example
+  (``{"reportType": "vacancies" | "candidates", "items": [{"id", "date", "lastUpdateDate",
+  "status": "success" | "error", "messages" (with "error" only)}]}``), checked strictly (400
+  naming the problem otherwise) and recorded in ``reports`` when accepted (200, ``{}``: the
+  doc shows no answer).
 
 The data is generated deterministically from ``seed``, one record at a time, and the
 export bodies are generators that hold one frame at a time, so gigabytes of attachments
@@ -381,6 +386,52 @@ def parse_filter(text: str) -> tuple[tuple[int, str, float], ...]:
     return tuple(clauses)
 
 
+REPORTS_PATH = "/api/exports/v1/reports"
+REPORT_TYPES = ("vacancies", "candidates")
+REPORT_STATUSES = ("success", "error")
+
+
+def _date_time(value: object) -> bool:
+    """Whether ``value`` is an ISO 8601 date-time string."""
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    try:
+        parse_date(value)
+    except FilterError:
+        return False
+    return True
+
+
+def report_problem(body: object) -> str | None:
+    """What is wrong with a report body, as the doc's example shapes it; None when nothing is."""
+    if not isinstance(body, dict) or set(body) != {"reportType", "items"}:
+        return "a report is an object with exactly reportType and items"
+    if body["reportType"] not in REPORT_TYPES:
+        return f"reportType must be one of {', '.join(REPORT_TYPES)}"
+    items = body["items"]
+    if not isinstance(items, list) or not items:
+        return "items must be a non-empty list"
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return f"items[{index}] is not an object"
+        allowed = {"id", "date", "lastUpdateDate", "status"} | (
+            {"messages"} if item.get("status") == "error" else set()
+        )
+        if not {"id", "date", "lastUpdateDate", "status"} <= set(item) or not set(item) <= allowed:
+            return f"items[{index}] must hold id, date, lastUpdateDate, status (and messages only in error)"
+        if not isinstance(item["id"], str) or not item["id"]:
+            return f"items[{index}].id must be a non-empty string"
+        for name in ("date", "lastUpdateDate"):
+            if not _date_time(item[name]):
+                return f"items[{index}].{name} must be an ISO 8601 date-time"
+        if item["status"] not in REPORT_STATUSES:
+            return f"items[{index}].status must be one of {', '.join(REPORT_STATUSES)}"
+        messages = item.get("messages")
+        if messages is not None and (not isinstance(messages, list) or not all(isinstance(m, str) for m in messages)):
+            return f"items[{index}].messages must be a list of strings"
+    return None
+
+
 def _int_param(params: dict[str, object], name: str, default: int) -> int:
     value = params.get(name, default)
     if not isinstance(value, int):
@@ -541,6 +592,8 @@ class TalentsoftEmulator:
         self._referentials = {name: self._make_referential(name, n) for name, n in self.categories.items()}
         #: Webhook subscriptions and referential translations (tests/emulator/talentsoft_system.py).
         self.system = TalentsoftSystem(self._auth, self._referentials)
+        #: Reports on indexed data accepted, in order: each the request's JSON body.
+        self.reports: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ public helpers
 
@@ -664,6 +717,8 @@ class TalentsoftEmulator:
             return self.system.route(request)
         if path == "/api/token":
             return self._method(request, "POST") or self._token(request)
+        if path == REPORTS_PATH:
+            return self._method(request, "POST") or self._auth(request) or self._report(request)
         if path.startswith("/api/exports/v1/") and path[16:] in ENTRY:
             return self._method(request, "GET") or self._auth(request) or self._export(request, path[16:], fault)
         match = _REFERENTIAL.fullmatch(path)
@@ -716,6 +771,31 @@ class TalentsoftEmulator:
         if deadline is not None and time.monotonic() < deadline:
             return None
         return Response.json(401, {"message": DENIED}, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    def _report(self, request: Request) -> Response:
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return Response.json(400, {"message": "Content-Type must be application/json"})
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return Response.json(400, {"message": "the body is not JSON"})
+        problem = report_problem(body)
+        if problem is not None:
+            return Response.json(400, {"message": problem})
+        with self._lock:
+            self.reports.append(body)
+        return Response.json(200, {})
+
+    def reported_items(self, report_type: str) -> list[tuple[str, str]]:
+        """Every item reported for ``report_type`` so far, in order: (id, lastUpdateDate)."""
+        with self._lock:
+            return [
+                (item["id"], item["lastUpdateDate"])
+                for body in self.reports
+                if body["reportType"] == report_type
+                for item in body["items"]
+            ]
 
     def _referential(self, request: Request, category: str) -> Response:
         if request.query:

@@ -80,6 +80,7 @@ from tap_hrdata.sources.talentsoft.client import (
     TalentsoftClient,
     parse_frame,
 )
+from tap_hrdata.sources.talentsoft.reports import IndexingReports, check_mark
 from tap_hrdata.statecheck import StateError, bookmark_offset, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, label, number, text, utc_timestamp
@@ -247,6 +248,8 @@ class ExportStream(TalentsoftStream):
         self._pass: ModifiedPass | None = None
         #: The record being emitted in ``modified`` mode: its offset, modification date and key.
         self._pending: tuple[int, datetime | None, str] | None = None
+        #: ``talentsoft.report_indexing``: this run's reports and journal (reports.py); None when off.
+        self._reports: IndexingReports | None = None
 
     @property
     def modified(self) -> bool:
@@ -353,6 +356,7 @@ class ExportStream(TalentsoftStream):
             if key == MODIFIED_KEY:
                 ModifiedBookmark.from_state(entry, where)
             ModifiedPass.from_state(entry, where)
+            check_mark(entry, where)
 
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
         """Offsets from the record after the bookmark (or 0), ``page_size`` at a time.
@@ -403,6 +407,7 @@ class ExportStream(TalentsoftStream):
         ``max_concurrent_requests`` is over 1; records are emitted here, in order, either way.
         """
         paginator = self.get_new_paginator(context)
+        self._reports = self.indexing_reports()  # before this run changes the state it started with
         selection = self.selection()
         answered: list[requests.Response] = []
         first_offset = paginator.position
@@ -451,6 +456,8 @@ class ExportStream(TalentsoftStream):
                 paginator.advance(answered[0])
         finally:
             next_page.drop()
+            if self._reports is not None:  # the entries of the records written, before the STATE that counts them
+                self._reports.flush(state)
         if modified_pass is not None:
             self.commit_pass(state, modified_pass)
         if paginator.short_total:
@@ -490,6 +497,24 @@ class ExportStream(TalentsoftStream):
             self._pass.emitted(*self._pending)
             self._pending = None
             self.get_context_state(context)[MODIFIED_RUN] = self._pass.to_state()
+        if self._reports is not None:
+            self._reports.note(latest_record, self.primary_keys[0], self.get_context_state(context))
+
+    def indexing_reports(self) -> IndexingReports | None:
+        """``talentsoft.report_indexing``: report what the starting state confirms (after the preflight)."""
+        if self._reports is not None or not self.settings.get("report_indexing"):
+            return self._reports
+        self._tap.ensure_preflight()
+        reports = IndexingReports(
+            stream=self.name,
+            report_type=self.export,
+            storage=self._tap.storage,
+            client=self.client,
+            logger=self.logger,
+            state_frequency=self.STATE_MSG_FREQUENCY,
+        )
+        reports.start(self.stream_state)
+        return reports
 
     def already_emitted(self, key: str, moment: datetime | None) -> bool:
         """A record at exactly the bookmark's instant whose key the bookmark lists: the version emitted."""
