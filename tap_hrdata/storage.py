@@ -157,10 +157,19 @@ class FileStorage:
         return part.commit()
 
     def probe(self) -> None:
-        """Write a small file under the root and delete it: raises when the storage refuses either."""
-        key = (f".tap-hrdata-preflight-{uuid.uuid4().hex}",)
+        """Write a small file under the root and delete it: raises when the storage refuses either.
+
+        A run killed between the write and the delete leaves its probe file: the next probe
+        removes such leftovers first (another run's live probe may go too; its own delete
+        then finds nothing to delete, which is no refusal).
+        """
+        for stale in self.fs.glob(f"{self.root}/{PROBE_PREFIX}*"):  # its .part- files too
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(stale)
+        key = (f"{PROBE_PREFIX}{uuid.uuid4().hex}",)
         stored = self.write(key, [b"tap-hrdata can write here\n"])
-        self.fs.rm(self.key_path(*key))
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.key_path(*key))
         if stored.size == 0:  # pragma: no cover  # a storage that drops bytes
             msg = "the probe file was stored empty"
             raise OSError(msg)
@@ -168,6 +177,10 @@ class FileStorage:
     def open_part(self, segments: tuple[object, ...]) -> PartialFile:
         """A file written in several pieces (ranged downloads), published on ``commit``."""
         return PartialFile(self, self.key_path(*segments), self.describe(segments))
+
+
+#: The name of the preflight's probe files (a random suffix each).
+PROBE_PREFIX = ".tap-hrdata-preflight-"
 
 
 def _drop_stale_parts(path: Path) -> None:

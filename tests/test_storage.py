@@ -181,3 +181,13 @@ def test_a_storage_error_named_by_a_stream_keeps_its_cause() -> None:
     named = StorageError("could not store key 'k'", cause).in_stream("youserve stream 'delivered_files'")
     assert str(named) == "youserve stream 'delivered_files': could not store key 'k'"
     assert (named.errno, named.stream, named.cause) == (errno.ENOSPC, "youserve stream 'delivered_files'", cause)
+
+
+def test_the_probe_removes_what_a_killed_probe_left(tmp_path: Path) -> None:
+    """A run killed between the preflight's write and delete leaves its probe (or its part): the next clears it."""
+    storage = FileStorage(str(tmp_path))
+    (tmp_path / ".tap-hrdata-preflight-0123abcd").write_bytes(b"left by a killed run\n")
+    (tmp_path / ".tap-hrdata-preflight-4567cdef.part-89ab").write_bytes(b"half")
+    (tmp_path / "kept").write_bytes(b"a stored file")
+    storage.probe()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
