@@ -57,12 +57,15 @@ def env_for(config: dict[str, Any]) -> dict[str, str]:
 class Pipeline:
     """One Meltano project run against the emulator and one PostgreSQL schema."""
 
-    def __init__(self, emulator: Emulator, vendors: tuple, tmp: Path) -> None:
+    def __init__(self, emulator: Emulator, vendors: tuple, tmp: Path, config: dict[str, Any] | None = None) -> None:
+        """``config``: the tap's, without ``files_storage_url`` (default: every vendor of ``vendors``)."""
         self.vendors = vendors
         self.files = tmp / "files"
         self.schema = f"e2e_{uuid.uuid4().hex[:10]}"
-        config = tap_config(emulator, vendors, files_storage_url=str(self.files))
-        config["coresignal"]["poll_interval_seconds"] = 1
+        if config is None:
+            config = tap_config(emulator, vendors)
+            config["coresignal"]["poll_interval_seconds"] = 1
+        config = {**config, "files_storage_url": str(self.files)}
         self.env = {
             **os.environ,
             **env_for(config),

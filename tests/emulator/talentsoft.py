@@ -118,6 +118,8 @@ EXPORT_PARAMS = {
 #: ``attachmenttype`` values: the connector only ever sends ``resume`` (any case accepted here).
 ATTACHMENT_TYPES = frozenset({"resume"})
 FILTER_FIELDS = {"creationDate": 0, "updateDate": 1}
+#: The field number of an ``id::`` clause (its value: a frozenset of ids).
+ID_FIELD = -1
 FILTER_OPS = {
     "gt": lambda a, b: a > b,
     "ge": lambda a, b: a >= b,
@@ -367,23 +369,44 @@ def parse_date(value: str) -> float:
     return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
 
 
-def parse_filter(text: str) -> tuple[tuple[int, str, float], ...]:
-    """``updateDate:gt:2024-01-01T00:00:00Z,creationDate:le:2024-06-30`` as clauses."""
-    clauses = []
+def parse_filter(text: str) -> tuple[tuple[int, str, Any], ...]:
+    """``updateDate:gt:2024-01-01T00:00:00Z,creationDate:le:2024-06-30`` as clauses.
+
+    ``id::A`` (or ``id::A,B,C``: the ids after it, comma-separated) selects records by id (the
+    vacancy's reference, the candidate's id), as the public connector documents
+    (Riminder/hrflow-connectors, src/hrflow_connectors/connectors/talentsoft/docs/applicant_new.md:
+    "By id Multiple Items 'id::_TS-00001,_TS-00002'"; connector.py sends ``id::{applicantId}``
+    for each applicant event).
+    """
+    clauses: list[tuple[int, str, Any]] = []
+    ids: list[str] | None = None
     for clause in text.split(","):
+        if ids is not None and ":" not in clause:
+            if not clause:
+                raise FilterError("invalid filter: an empty id")
+            ids.append(clause)
+            continue
         parts = clause.split(":", 2)
         if len(parts) != 3:
             msg = f"invalid filter clause {clause!r}: expected field:operator:value"
             raise FilterError(msg)
         name, op, value = parts
+        if name == "id":
+            if op not in ("", "eq") or not value:
+                msg = f"invalid id filter {clause!r}: expected id::value"
+                raise FilterError(msg)
+            ids = [value]
+            clauses.append((ID_FIELD, "in", ids))
+            continue
+        ids = None
         if name not in FILTER_FIELDS:
-            msg = f"invalid filter field {name!r}: expected one of {', '.join(FILTER_FIELDS)}"
+            msg = f"invalid filter field {name!r}: expected one of id, {', '.join(FILTER_FIELDS)}"
             raise FilterError(msg)
         if op not in FILTER_OPS:
             msg = f"invalid filter operator {op!r}: expected one of {', '.join(FILTER_OPS)}"
             raise FilterError(msg)
         clauses.append((FILTER_FIELDS[name], op, parse_date(value)))
-    return tuple(clauses)
+    return tuple((field, op, frozenset(value) if field == ID_FIELD else value) for field, op, value in clauses)
 
 
 REPORTS_PATH = "/api/exports/v1/reports"
@@ -1032,7 +1055,7 @@ class TalentsoftEmulator:
         return created, created + (0 if delta % 5 == 0 else delta % UPDATE_SPAN)
 
     def _select(
-        self, kind: str, clauses: tuple[tuple[int, str, float], ...] | None, terms: tuple[str, ...] = ()
+        self, kind: str, clauses: tuple[tuple[int, str, Any], ...] | None, terms: tuple[str, ...] = ()
     ) -> Sequence[int]:
         """The record indices matching a filter and the ``q`` terms, in export order (cached)."""
         with self._lock:
@@ -1044,11 +1067,15 @@ class TalentsoftEmulator:
             if cached is not None:
                 self._filter_cache.move_to_end(key)
                 return cached
-            checks = [(field, FILTER_OPS[op], value) for field, op, value in clauses or ()]
+            checks = [(field, FILTER_OPS[op], value) for field, op, value in clauses or () if field != ID_FIELD]
+            wanted = [value for field, _, value in clauses or () if field == ID_FIELD]
+            record_id = self.vacancy_reference if kind == "vacancies" else self.candidate_id
             selected = []
             for index in range(count):
                 dates = self._dates(kind, index)
                 if not all(check(dates[field], value) for field, check, value in checks):
+                    continue
+                if wanted and not all(record_id(index) in ids for ids in wanted):
                     continue
                 if terms and not all(term in self._search_text(index) for term in terms):
                     continue

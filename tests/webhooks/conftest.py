@@ -15,24 +15,13 @@ import waitress
 from tap_hrdata.storage import FileStorage
 from tap_hrdata.webhooks.journal import JournalReader, JournalWriter, journal_path
 from tap_hrdata.webhooks.receiver import Receiver, configured_hooks
-from tests.emulator.server import Request, Response
 from tests.emulator.talentsoft import TalentsoftEmulator
-from tests.emulator.talentsoft_system import TalentsoftSystem
 
 SECRET = "s3cret-token-0123456789abcdef"
 
 
-class WiredTalentsoft(TalentsoftEmulator):
-    """The Talentsoft emulator with its system API wired in, as the lead wires it in talentsoft.py."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.system = TalentsoftSystem(self._auth)
-
-    def _route(self, request: Request, fault: Any) -> Response:
-        if self.system.handles(request.path):
-            return self.system.route(request)
-        return super()._route(request, fault)
+#: The Talentsoft emulator serves the system API (webhooks) itself (tests/emulator/talentsoft_system.py).
+WiredTalentsoft = TalentsoftEmulator
 
 
 @dataclass

@@ -1,12 +1,7 @@
-"""Stream talentsoft_events: the journal's events, each once, incremental on the journal position.
-
-The stream is not registered in the Talentsoft source yet (the lead's one line): these
-tests add it to the source for their run.
-"""
+"""Stream talentsoft_events: the journal's events, each once, incremental on the journal position."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -14,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import tap_hrdata.sources.talentsoft as talentsoft_source
 from tap_hrdata.sources.talentsoft.events import TalentsoftEventsStream, event_window
 from tap_hrdata.statecheck import StateError
 from tap_hrdata.storage import FileStorage
@@ -27,16 +21,6 @@ from tests.emulator.talentsoft import TalentsoftEmulator
 from tests.webhooks.seed import seed_talentsoft_journal
 
 STREAM = "talentsoft_events"
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    source = talentsoft_source.SOURCE
-    monkeypatch.setattr(
-        talentsoft_source,
-        "SOURCE",
-        dataclasses.replace(source, stream_types=(*source.stream_types, TalentsoftEventsStream)),
-    )
 
 
 @pytest.fixture

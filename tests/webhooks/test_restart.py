@@ -20,10 +20,10 @@ from tests.webhooks.conftest import SECRET
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(config: Path) -> tuple[subprocess.Popen[str], str]:
-    """``tap-hrdata-webhooks serve --port 0`` in a subprocess, and the URL it listens on."""
+def start(config: Path, port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """``tap-hrdata-webhooks serve --port PORT`` in a subprocess (0: any free port), and the URL it listens on."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_hrdata.webhooks", "--config", str(config), "serve", "--port", "0"],
+        [sys.executable, "-m", "tap_hrdata.webhooks", "--config", str(config), "serve", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

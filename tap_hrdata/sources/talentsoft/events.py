@@ -8,12 +8,12 @@ next event, and the target commits each event once: the key is the event's id (o
 of its body), so a delivery the vendor repeated, or an event read again after a lost
 state, lands on the same row.
 
-One run reads one window of the journal, fixed when the run first asks for it
-(:func:`event_window`): from the bookmark of the state the run started with to the end
-of the journal's complete lines at that moment. ``vacancies`` and ``candidates`` ask the
-same window which ids its events name (:meth:`EventWindow.named_ids`), so an event
-arriving during the run is neither emitted without its refresh nor refreshed twice: it
-belongs to the next run's window.
+One run reads the journal up to one end, fixed when the run first asks for it
+(:func:`journal_extent`): the end of the journal's complete lines at that moment. This
+stream reads from its bookmark to that end (:func:`event_window`); ``vacancies`` and
+``candidates`` read the ids the events name from their own ``events_refreshed_through``
+to the same end (:func:`named_ids_between`), so an event arriving during the run is
+neither emitted without its refresh nor refreshed twice: it belongs to the next run.
 
 A line still being written (or torn by a crash: it was never acknowledged) is not read:
 the next run reads it once it is complete. A bookmark past the journal's end or not at a
@@ -77,10 +77,37 @@ class EventWindow:
 
         What ``vacancies`` / ``candidates`` re-export this run (one event, one targeted refresh).
         """
-        return named_ids((str(e.fields.get("event")), _body(e)) for e in self.entries())
+        return named_ids_between(self.reader, self.start, self.end)
 
 
 _WINDOWS: weakref.WeakKeyDictionary[TapHrData, EventWindow] = weakref.WeakKeyDictionary()
+_JOURNALS: weakref.WeakKeyDictionary[TapHrData, tuple[JournalReader | None, int]] = weakref.WeakKeyDictionary()
+
+
+def journal_extent(tap: TapHrData) -> tuple[JournalReader | None, int]:
+    """The Talentsoft journal and where this run reads it up to (fixed when first asked, then shared).
+
+    None for the reader when the storage holds no journal a run could read (not local).
+    """
+    known = _JOURNALS.get(tap)
+    if known is not None:
+        return known
+    try:
+        reader: JournalReader | None = JournalReader(journal_path(tap.storage, VENDOR), tap.logger)
+    except JournalError as exc:
+        tap.logger.warning("talentsoft: no webhook events read: %s", exc)
+        reader = None
+    known = (reader, reader.complete_end() if reader is not None else 0)
+    _JOURNALS[tap] = known
+    return known
+
+
+def named_ids_between(reader: JournalReader | None, start: int, end: int) -> dict[str, set[str]]:
+    """The vacancy references (``vacancies``) and candidate ids (``candidates``) the events in ``start..end`` name."""
+    if reader is None:
+        return {"vacancies": set(), "candidates": set()}
+    entries = reader.entries(after=start, until=end)
+    return named_ids((str(e.fields.get("event")), _body(e)) for e in entries)
 
 
 def _body(entry: JournalEntry) -> dict[str, t.Any]:
@@ -104,11 +131,7 @@ def event_window(tap: TapHrData) -> EventWindow:
     window = _WINDOWS.get(tap)
     if window is not None:
         return window
-    try:
-        reader: JournalReader | None = JournalReader(journal_path(tap.storage, VENDOR), tap.logger)
-    except JournalError as exc:
-        tap.logger.warning("talentsoft stream '%s': no events read: %s", STREAM, exc)
-        reader = None
+    reader, end = journal_extent(tap)
     state = (tap.state.get("bookmarks") or {}).get(STREAM) or {}
     bookmark = None
     if state.get("replication_key") in (None, "journal_position"):
@@ -121,7 +144,7 @@ def event_window(tap: TapHrData) -> EventWindow:
             "to read the journal from its start; its events keep their keys, so a target stores them once"
         )
         raise StateError(msg)
-    window = EventWindow(reader, start, reader.complete_end() if reader is not None else 0)
+    window = EventWindow(reader, start, end)
     _WINDOWS[tap] = window
     return window
 

@@ -52,6 +52,10 @@ Two ways to read ``vacancies`` and ``candidates`` incrementally (``talentsoft.re
       Records carry ``export_filter`` = ``talentsoft.filter``.
     - Applications and attachments are read from the candidate frames: they follow
       candidates (an edited candidate brings all its applications and attachments again).
+
+Targeted refreshes (both modes): the webhook events journalled since the stream's
+``events_refreshed_through`` name vacancies and candidates; after its pass the stream
+re-exports by id (``filter=id::A,B``) those the pass did not emit (:meth:`ExportStream.refresh`).
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ from tap_hrdata.sources.talentsoft.client import (
     TalentsoftClient,
     parse_frame,
 )
+from tap_hrdata.sources.talentsoft.events import journal_extent, named_ids_between
 from tap_hrdata.sources.talentsoft.reports import IndexingReports, check_mark
 from tap_hrdata.statecheck import StateError, bookmark_offset, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
@@ -98,6 +103,10 @@ OFFSET_KEY = "offset"
 MODIFIED_KEY = "update_date"
 #: State keys of the ``modified`` mode, next to the bookmark (see the module docstring).
 IDS_AT_BOOKMARK = "ids_at_bookmark"
+#: State key: the journal position up to which the events' named records were refreshed.
+EVENTS_REFRESHED = "events_refreshed_through"
+#: Ids in one ``id::`` filter of a targeted refresh (the query stays far below URL limits).
+REFRESH_BATCH = 50
 MODIFIED_RUN = "modified_run"
 
 
@@ -250,6 +259,8 @@ class ExportStream(TalentsoftStream):
         self._pending: tuple[int, datetime | None, str] | None = None
         #: ``talentsoft.report_indexing``: this run's reports and journal (reports.py); None when off.
         self._reports: IndexingReports | None = None
+        #: During a targeted refresh: the ``id::`` clause of the batch being read (else None).
+        self._refresh_clause: str | None = None
 
     @property
     def modified(self) -> bool:
@@ -297,10 +308,17 @@ class ExportStream(TalentsoftStream):
         return {"export_filter": (self.settings.get("filter") or None) if self.modified else self.export_filter()}
 
     def request_filter(self) -> str | None:
-        """The ``filter`` sent: :meth:`export_filter`; in ``modified`` mode the user's filter and the pass's clause."""
-        if not self.modified:
+        """The ``filter`` sent: :meth:`export_filter`; in ``modified`` mode the user's filter and the pass's clause.
+
+        During a targeted refresh, the user's filter and the batch's ``id::`` clause (last: its
+        ids are comma-separated too).
+        """
+        if self._refresh_clause is not None:
+            clauses = [self.settings.get("filter") or None, self._refresh_clause]
+        elif not self.modified:
             return self.export_filter()
-        clauses = [self.settings.get("filter") or None, self._pass.since if self._pass is not None else None]
+        else:
+            clauses = [self.settings.get("filter") or None, self._pass.since if self._pass is not None else None]
         return ",".join(clause for clause in clauses if clause) or None
 
     def since_clause(self, bookmark: ModifiedBookmark | None) -> str | None:
@@ -357,6 +375,13 @@ class ExportStream(TalentsoftStream):
                 ModifiedBookmark.from_state(entry, where)
             ModifiedPass.from_state(entry, where)
             check_mark(entry, where)
+            refreshed = entry.get(EVENTS_REFRESHED)
+            if refreshed is not None and not (type(refreshed) is int and refreshed >= 0):
+                msg = (
+                    f"state: bookmarks.{where}.{EVENTS_REFRESHED} must be a webhook journal position (an integer, "
+                    f"0 or more), found {shown(refreshed)}"
+                )
+                raise StateError(msg)
 
     def get_new_paginator(self, context: Context | None) -> ExportPaginator:
         """Offsets from the record after the bookmark (or 0), ``page_size`` at a time.
@@ -420,6 +445,7 @@ class ExportStream(TalentsoftStream):
 
         modified_pass = self._pass if self.modified else None
         state = self.get_context_state(context)
+        plan = self.refresh_plan(state)
         if modified_pass is not None:
             # The SDK keeps an unsorted stream's greatest value there; this stream's progress is modified_run.
             state["progress_markers"] = {"Note": f"progress is kept in {MODIFIED_RUN}"}
@@ -448,6 +474,8 @@ class ExportStream(TalentsoftStream):
                             self.document_done()
                             continue
                         self._pending = (offset, moment, key)  # noted once written (_increment_stream_state)
+                    if plan is not None:
+                        plan.named.discard(str(record[self.primary_keys[0]]))  # fresh already
                     yield record
                     # Back here, this record and its child streams' records are written: the
                     # frame goes before the next one is read, so one frame is in memory.
@@ -460,6 +488,12 @@ class ExportStream(TalentsoftStream):
                 self._reports.flush(state)
         if modified_pass is not None:
             self.commit_pass(state, modified_pass)
+        if plan is not None:
+            yield from self.refresh(context, state, plan)
+        self.warn_paging(paginator, first_offset)
+
+    def warn_paging(self, paginator: ExportPaginator, first_offset: int) -> None:
+        """Say where the export's Content-Range and its records disagreed, once the pass is over."""
         if paginator.short_total:
             self.logger.warning(
                 "talentsoft stream '%s': Content-Range announced %s records but the export ended at %d",
@@ -492,6 +526,10 @@ class ExportStream(TalentsoftStream):
         it may write a STATE: so a STATE's ``modified_run`` counts exactly the records written,
         and a run broken after record k resumes at record k + 1, never at k.
         """
+        if self._refresh_clause is not None:  # a targeted refresh: no bookmark moves (see refresh)
+            if self._reports is not None:
+                self._reports.note(latest_record, self.primary_keys[0], self.get_context_state(context))
+            return
         super()._increment_stream_state(latest_record, context=context)
         if self._pass is not None and self._pending is not None and self.modified:
             self._pass.emitted(*self._pending)
@@ -499,6 +537,97 @@ class ExportStream(TalentsoftStream):
             self.get_context_state(context)[MODIFIED_RUN] = self._pass.to_state()
         if self._reports is not None:
             self._reports.note(latest_record, self.primary_keys[0], self.get_context_state(context))
+
+    def refresh_plan(self, state: dict[str, t.Any]) -> RefreshPlan | None:
+        """What this run re-exports for the webhook events journalled since the last refresh.
+
+        The journal is read from this stream's own ``events_refreshed_through`` (not from the
+        ``talentsoft_events`` bookmark: a crash between the two streams must not lose a
+        refresh, and the events stream need not be selected) up to the run's end of the
+        journal, which every stream shares. A run without a bookmark reads the whole export
+        (or everything after ``start_date``), which is newer than every event before it: it
+        refreshes nothing and starts the count at the journal's end. None when there is no
+        journal to read.
+        """
+        reader, end = journal_extent(self._tap)
+        through = state.get(EVENTS_REFRESHED)
+        if reader is None or (end == 0 and through is None):
+            return None
+        if through is None and state.get("replication_key_value") is None:
+            return RefreshPlan(set(), end)
+        start = through or 0
+        if start > end or not reader.at_line_start(start):
+            self.logger.warning(
+                "talentsoft stream '%s': %s %s is not a position of the webhook journal %s (was it replaced or "
+                "cut?); no targeted refresh this run, the count starts again at the journal's end",
+                self.name,
+                EVENTS_REFRESHED,
+                start,
+                reader.path,
+            )
+            return RefreshPlan(set(), end)
+        return RefreshPlan(named_ids_between(reader, start, end)[self.export], end)
+
+    def refresh(
+        self, context: Context | None, state: dict[str, t.Any], plan: RefreshPlan
+    ) -> Iterator[dict[str, t.Any]]:
+        """Re-export exactly the ids of ``plan`` (``filter=id::a,b,...``), the records webhook events named.
+
+        Once all are written, ``events_refreshed_through`` moves to the journal position they
+        cover: a run broken before refreshes them again (a duplicate, never a loss).
+
+        The records a pass already emitted this run are not asked again. These records move
+        no bookmark: their positions are in the id-filtered export, and in ``modified`` mode
+        the next pass reads them again if their date is past the bookmark (a duplicate, never
+        a loss). An id the filter syntax cannot carry (a comma or a colon in it) is left to
+        the regular passes, with a warning.
+        """
+        ids = plan.named
+        usable = sorted(key for key in ids if key and not set(key) & {",", ":"})
+        if len(usable) < len(ids):
+            self.logger.warning(
+                "talentsoft stream '%s': %d id(s) named by webhook events cannot be put in an id filter; "
+                "not refreshed by id",
+                self.name,
+                len(ids) - len(usable),
+            )
+        if usable:
+            self.logger.info(
+                "talentsoft stream '%s': refreshing %d record(s) named by webhook events", self.name, len(usable)
+            )
+        try:
+            for first in range(0, len(usable), REFRESH_BATCH):
+                self._refresh_clause = "id::" + ",".join(usable[first : first + REFRESH_BATCH])
+                yield from self.refresh_batch(context)
+        finally:
+            self._refresh_clause = None
+            if self._reports is not None:  # the refreshed versions too, before the STATE that counts them
+                self._reports.flush(state)
+        state[EVENTS_REFRESHED] = plan.end
+
+    def refresh_batch(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """Every record of the export filtered by the current ``id::`` clause, page after page."""
+        selection = self.selection()
+        paginator = ExportPaginator(0, int(self.settings["page_size"]))
+        answered: list[requests.Response] = []
+
+        def read(response: requests.Response) -> Iterator[ExportDocument]:
+            answered[:] = [response]
+            paginator.read_total(response)
+            yield from self.read_documents(response, paginator)
+
+        while not paginator.finished:
+            for document in self.client.body(
+                lambda: self.get_http_request(page=PageContext(context, paginator.position)),
+                read,
+                stream=self.name,
+                where=f"refresh by id at offset {paginator.position}",
+            ):
+                record = {**self.document_record(document), **selection}
+                del document
+                yield record
+                self.document_done()
+            paginator.advance(answered[0])
 
     def indexing_reports(self) -> IndexingReports | None:
         """``talentsoft.report_indexing``: report what the starting state confirms (after the preflight)."""
@@ -607,6 +736,14 @@ class ExportStream(TalentsoftStream):
 
     def document_done(self) -> None:
         """The last document's record, and its child streams' records, are written."""
+
+
+@dataclass
+class RefreshPlan:
+    """A run's targeted refresh: the ids to re-export, and the journal position they cover."""
+
+    named: set[str]
+    end: int
 
 
 def answer_date(response: requests.Response) -> datetime | None:
