@@ -28,6 +28,24 @@ GLOBAL_SETTINGS = th.PropertiesList(
         "journal of paid Coresignal requests is kept there too (coresignal/requests/).",
     ),
     th.Property(
+        "files_storage_options",
+        th.ObjectType(
+            th.Property(
+                "endpoint_url",
+                th.StringType,
+                description="An S3-compatible server's URL (MinIO, Ceph, R2 ...); unset for AWS S3.",
+            ),
+            th.Property("region", th.StringType, description="The bucket's region (AWS: us-east-1 ...)."),
+            th.Property("key", th.StringType, secret=True, description="Access key id."),
+            th.Property("secret", th.StringType, secret=True, description="Secret access key."),
+            th.Property("token", th.StringType, secret=True, description="Session token (temporary credentials)."),
+            additional_properties=True,
+        ),
+        description="Options of the fsspec backend of files_storage_url (s3:// needs the s3 extra: "
+        "pip install 'tap-hrdata[s3]'). Other keys go to the backend as they are. Without credentials here "
+        "the backend's own chain is used (AWS_ACCESS_KEY_ID ..., an instance role).",
+    ),
+    th.Property(
         "inline_files_max_bytes",
         th.IntegerType(minimum=0),
         default=0,
@@ -189,7 +207,8 @@ TALENTSOFT = source_block(
 
 HRFLOW = source_block(
     "hrflow",
-    "HrFlow.ai: streams hrflow_profiles, hrflow_jobs, hrflow_sources, hrflow_boards.",
+    "HrFlow.ai: streams hrflow_profiles, hrflow_profile_attachments, hrflow_jobs, hrflow_sources, hrflow_boards, "
+    "hrflow_trackings, hrflow_ratings, hrflow_events.",
     th.Property("base_url", th.StringType, default="https://api.hrflow.ai/v1", description="API URL."),
     th.Property("api_key", th.StringType, secret=True, description="API key (X-API-KEY)."),
     th.Property("user_email", th.StringType, description="User email (X-USER-EMAIL)."),
@@ -204,10 +223,26 @@ HRFLOW = source_block(
     th.Property("source_keys", th.ArrayType(th.StringType), description="Sources whose profiles to sync."),
     th.Property("board_keys", th.ArrayType(th.StringType), description="Boards whose jobs to sync."),
     th.Property(
+        "webhook_secret",
+        th.StringType,
+        secret=True,
+        description="The workspace's webhook secret (the key HrFlow signs webhooks with): the webhook receiver "
+        "(tap-hrdata-webhooks serve, route /hrflow) journals only deliveries whose HTTP-HRFLOW-SIGNATURE it "
+        "verifies with it; the tap reads them as stream hrflow_events. At least 16 characters of "
+        "A-Z a-z 0-9 . _ ~ -.",
+    ),
+    th.Property(
         "page_size",
         th.IntegerType(minimum=1, maximum=100),
         default=30,
         description="Items per page (limit; the API refuses more than 100).",
+    ),
+    th.Property(
+        "attachment_max_bytes",
+        th.IntegerType(minimum=1),
+        default=104857600,
+        description="Largest profile attachment downloaded (stream hrflow_profile_attachments): a larger "
+        "one stops the run with an error naming the profile, before its bytes are stored.",
     ),
     concurrency(8, "pages fetched ahead once the number of pages is known"),
 )
@@ -300,7 +335,21 @@ CORESIGNAL = source_block(
         description="Most records one data request may return (Bulk Collect's cap is 10,000). Without it, an "
         "incremental pull is split into last_updated windows that each stay under the cap.",
     ),
-    th.Property("webhook_url", th.StringType, description="Webhook notified when a request is ready."),
+    th.Property(
+        "webhook_url",
+        th.StringType,
+        description="Webhook notified when a request is ready, sent with each data request. {secret} in it stands "
+        "for coresignal.webhook_secret (e.g. https://hooks.example.com/coresignal/{secret}, the webhook "
+        "receiver's route).",
+    ),
+    th.Property(
+        "webhook_secret",
+        th.StringType,
+        secret=True,
+        description="Secret of the webhook receiver's Coresignal route (tap-hrdata-webhooks serve): the token "
+        "ready notifications must carry in their URL (/coresignal/{secret}); written into webhook_url where it "
+        "holds {secret}. At least 16 characters of A-Z a-z 0-9 . _ ~ -.",
+    ),
     th.Property(
         "poll_interval_seconds",
         th.NumberType(exclusive_minimum=0),

@@ -118,8 +118,8 @@ class StoredFile:
 class FileStorage:
     """Atomic, checksummed writes under one root URL."""
 
-    def __init__(self, url: str, *, inline_max_bytes: int = 0) -> None:
-        self.fs, root = fsspec.core.url_to_fs(url)
+    def __init__(self, url: str, *, inline_max_bytes: int = 0, options: t.Mapping[str, t.Any] | None = None) -> None:
+        self.fs, root = fsspec.core.url_to_fs(url, **backend_options(url, options or {}))
         self.root = root.rstrip("/")
         self.inline_max_bytes = inline_max_bytes
         self.local = isinstance(self.fs, LocalFileSystem)
@@ -179,6 +179,23 @@ class FileStorage:
         return PartialFile(self, self.key_path(*segments), self.describe(segments))
 
 
+def backend_options(url: str, options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """``files_storage_options`` as the fsspec backend of ``url`` takes them.
+
+    For s3:// (s3fs): ``region`` becomes ``client_kwargs.region_name``; ``endpoint_url``,
+    ``key``, ``secret`` and ``token`` are s3fs's own names. Other keys pass as they are.
+    Unset (None) values are left out, so the backend's own defaults apply.
+    """
+    given = {name: value for name, value in options.items() if value is not None}
+    region = given.pop("region", None)
+    if region is not None:
+        if url.split("://", 1)[0] in ("s3", "s3a"):
+            given["client_kwargs"] = {**given.get("client_kwargs", {}), "region_name": region}
+        else:
+            given["region"] = region
+    return given
+
+
 #: The name of the preflight's probe files (a random suffix each).
 PROBE_PREFIX = ".tap-hrdata-preflight-"
 
@@ -206,7 +223,8 @@ class PartialFile:
         fs = storage.fs
         self._target = f"{path}.part-{uuid.uuid4().hex}" if storage.local else path
         try:
-            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            if storage.local:  # object stores have no folders (and s3fs's makedirs would create a bucket)
+                fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             self._out = fs.open(self._target, "wb")
         except OSError as exc:
             raise self.failed(exc) from exc
@@ -264,8 +282,12 @@ class PartialFile:
         """
         discard = getattr(self._out, "discard", None)
         if discard is not None and self._target == self.path:
+            # An object upload: abort it (a multipart upload is aborted, so it is neither
+            # published nor left to bill) and never close it: closing would complete it.
             with contextlib.suppress(OSError):
                 discard()
+            self._out.closed = True
+            return
         with contextlib.suppress(OSError):
             self._out.close()
         if self._target != self.path:

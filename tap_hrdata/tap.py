@@ -326,7 +326,11 @@ class TapHrData(Tap):
     def storage(self) -> FileStorage:
         """Where file bytes go (``files_storage_url``)."""
         settings = global_settings(self.config)
-        return FileStorage(settings["files_storage_url"], inline_max_bytes=int(settings["inline_files_max_bytes"]))
+        return FileStorage(
+            settings["files_storage_url"],
+            inline_max_bytes=int(settings["inline_files_max_bytes"]),
+            options=settings.get("files_storage_options"),
+        )
 
 
 TapHrData.__doc__ = _about_description()

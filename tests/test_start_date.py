@@ -33,6 +33,8 @@ DATES = {
     "candidates": "update_date",
     "hrflow_profiles": "updated_at",
     "hrflow_jobs": "updated_at",
+    "hrflow_trackings": "created_at",
+    "hrflow_ratings": "created_at",
     "delivered_files": "upload_date",
     "bulk_jobs": "last_updated",
 }

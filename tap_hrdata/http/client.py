@@ -478,7 +478,10 @@ class VendorClient(abc.ABC):
             response = self.session.send(prepared, timeout=self.timeout, stream=True, allow_redirects=False)
             self.throttle.answered(response.status_code)
             try:
-                hop = next_hop(prepared, response, token=not authenticate, hops=hops)
+                # An unsigned POST is a token request (its form holds the client secret): it
+                # follows no redirect. An unsigned GET (a public file URL) follows the usual rules.
+                token = not authenticate and (prepared.method or "GET").upper() != "GET"
+                hop = next_hop(prepared, response, token=token, hops=hops)
             except RedirectRefused as exc:
                 response.close()
                 raise AnswerError(f"{request_line(prepared)} was {exc}") from None

@@ -1,6 +1,7 @@
 """``tap-hrdata-webhooks``: the webhook receiver and the subscription CLI.
 
     tap-hrdata-webhooks [--config FILE|ENV ...] serve --port N [--host 127.0.0.1] [--threads 4]
+                        [--on-coresignal-ready 'meltano run tap-hrdata target-postgres']
     tap-hrdata-webhooks [--config ...] talentsoft subscribe --event vacancy_new --callback-url URL --ping-url URL
     tap-hrdata-webhooks [--config ...] talentsoft list
     tap-hrdata-webhooks [--config ...] talentsoft unsubscribe HOOK_ID
@@ -8,6 +9,12 @@
 The config is the tap's (see :mod:`tap_hrdata.webhooks.config`). In a callback or ping
 URL, ``{secret}`` stands for ``talentsoft.webhook_secret``, so the secret need not be
 typed on a command line; what is printed and kept in the registry has it masked.
+
+``serve`` opens a route for each vendor whose ``webhook_secret`` is set (Talentsoft,
+HrFlow, Coresignal). ``--on-coresignal-ready COMMAND`` runs COMMAND (without a shell,
+nothing added to it) after each Coresignal "data request ready" notification is
+journalled: after the answer is decided, never two at once (see
+:class:`tap_hrdata.webhooks.coresignal.ReadyCommand`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from tap_hrdata.http.urls import check_transport
 from tap_hrdata.settings import global_settings
 from tap_hrdata.sources.talentsoft.client import TalentsoftClient
 from tap_hrdata.storage import FileStorage
-from tap_hrdata.webhooks.config import ConfigError, load_config, webhook_secret
+from tap_hrdata.webhooks.config import WEBHOOK_VENDORS, ConfigError, load_config, webhook_secret
+from tap_hrdata.webhooks.coresignal import ReadyCommand
 from tap_hrdata.webhooks.journal import JournalError, JournalWriter, journal_path
 from tap_hrdata.webhooks.receiver import Receiver, configured_hooks
 from tap_hrdata.webhooks.registry import HookRegistry, masked
@@ -49,27 +57,39 @@ class CommandError(Exception):
 
 def storage_of(config: t.Mapping[str, t.Any]) -> FileStorage:
     """The tap's file storage (``files_storage_url``)."""
-    return FileStorage(str(global_settings(config)["files_storage_url"]))
+    settings = global_settings(config)
+    return FileStorage(str(settings["files_storage_url"]), options=settings.get("files_storage_options"))
 
 
 # ---- serve -------------------------------------------------------------------------------
 
 
-def serve(config: t.Mapping[str, t.Any], host: str, port: int, threads: int) -> None:
+def serve(
+    config: t.Mapping[str, t.Any], host: str, port: int, threads: int, on_coresignal_ready: str | None = None
+) -> None:
     """Open every configured vendor's journal and serve until SIGTERM or SIGINT."""
     import waitress  # noqa: PLC0415  # only the receiver needs it
 
     hooks = configured_hooks(config)
     if not hooks:
-        msg = "no vendor is set up to receive webhooks: set talentsoft.webhook_secret"
+        names = ", ".join(f"{vendor}.webhook_secret" for vendor in WEBHOOK_VENDORS)
+        msg = f"no vendor is set up to receive webhooks: set one of {names}"
         raise CommandError(msg)
+    listeners = {}
+    ready_command = None
+    if on_coresignal_ready is not None:
+        if "coresignal" not in {hook.name for hook in hooks}:
+            msg = "--on-coresignal-ready needs the Coresignal route: set coresignal.webhook_secret"
+            raise CommandError(msg)
+        ready_command = ReadyCommand(on_coresignal_ready, logger)
+        listeners["coresignal"] = ready_command
     storage = storage_of(config)
     journals: dict[str, JournalWriter] = {}
     try:
         for hook in hooks:
             journals[hook.name] = JournalWriter(journal_path(storage, hook.name), logger).open()
         server = waitress.create_server(
-            Receiver(hooks, journals, logger), host=host, port=port, threads=threads, ident=PROG
+            Receiver(hooks, journals, logger, listeners=listeners), host=host, port=port, threads=threads, ident=PROG
         )
         bound = f"http://{server.effective_host}:{server.effective_port}"
         logger.info("webhooks: journals %s", ", ".join(str(j.path) for j in journals.values()))
@@ -89,6 +109,9 @@ def serve(config: t.Mapping[str, t.Any], host: str, port: int, threads: int) -> 
     finally:
         for journal in journals.values():
             journal.close()
+    running = ready_command.running() if ready_command is not None else None
+    if ready_command is not None and running is not None:
+        logger.info("webhooks: %s (pid %d) is still running; left to finish", ready_command.program, running.pid)
     logger.info("webhooks: stopped; every acknowledged event is in its journal")
 
 
@@ -192,6 +215,12 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, required=True)
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--threads", type=int, default=4)
+    serve_cmd.add_argument(
+        "--on-coresignal-ready",
+        metavar="COMMAND",
+        help="run COMMAND (no shell) after each Coresignal data request ready notification, one run at a time, "
+        "e.g. 'meltano run tap-hrdata target-postgres'",
+    )
     ts = commands.add_parser("talentsoft", help="Talentsoft webhook subscriptions")
     ts_commands = ts.add_subparsers(dest="action", required=True)
     sub = ts_commands.add_parser("subscribe", help="POST /api/system/v1/webhooks")
@@ -210,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, config: t.Mapping[str, t.Any]) -> int:
     """Carry out one parsed command."""
     if args.command == "serve":
-        serve(config, args.host, args.port, args.threads)
+        serve(config, args.host, args.port, args.threads, args.on_coresignal_ready)
         return 0
     if args.action == "subscribe":
         hook = subscribe(config, args.event, args.callback_url, args.ping_url)
@@ -233,20 +262,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     args = parser().parse_args(argv)
-    secret: str | None = None
+    secrets: list[str] = []
+
+    def shown(text: str) -> str:
+        for secret in secrets:
+            text = masked(text, secret)
+        return text
+
     try:
         config = load_config(args.config)
-        try:
-            secret = webhook_secret(config, "talentsoft")
-        except ConfigError:
-            secret = None
+        for vendor in WEBHOOK_VENDORS:
+            try:
+                secret = webhook_secret(config, vendor)
+            except ConfigError:
+                secret = None
+            if secret is not None:
+                secrets.append(secret)
         return run(args, config)
     except (CommandError, ConfigError, JournalError, ValueError, OSError) as exc:
-        print(f"{PROG}: {masked(str(exc), secret)}", file=sys.stderr)
+        print(f"{PROG}: {shown(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # the client's errors (FatalAPIError ...) are already redacted
         if type(exc).__module__.startswith(("singer_sdk", "tap_hrdata")):
-            print(f"{PROG}: {masked(str(exc), secret)}", file=sys.stderr)
+            print(f"{PROG}: {shown(str(exc))}", file=sys.stderr)
             return 1
         raise
 

@@ -23,8 +23,8 @@ from tap_hrdata.settings import CONFIG_SCHEMA, SOURCE_SETTINGS
 
 ENV_PREFIX = "TAP_HRDATA_"
 
-#: The new setting of this feature, one per vendor that pushes events. To be added to the
-#: vendor's block in ``tap_hrdata/settings.py`` (``TALENTSOFT``), where the tap's contract lives.
+#: The receiver's setting, one per vendor that pushes events; each vendor's block in
+#: ``tap_hrdata/settings.py`` declares it too (with its own description), where the tap's contract lives.
 WEBHOOK_SECRET = th.Property(
     "webhook_secret",
     th.StringType,
@@ -33,6 +33,8 @@ WEBHOOK_SECRET = th.Property(
     "their URL (/talentsoft/{secret}) or in an X-Webhook-Token header. At least 16 characters of "
     "A-Z a-z 0-9 . _ ~ -.",
 )
+#: The blocks that have a ``webhook_secret`` (the receiver's routes).
+WEBHOOK_VENDORS = ("talentsoft", "hrflow", "coresignal")
 #: What a secret may look like: a URL path segment that needs no encoding, long enough not to be guessed.
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,512}")
 
@@ -44,7 +46,7 @@ class ConfigError(ValueError):
 def config_schema() -> dict[str, t.Any]:
     """The tap's config schema, with the webhook settings in each vendor block that pushes events."""
     schema = copy.deepcopy(CONFIG_SCHEMA)
-    for block in ("talentsoft",):
+    for block in WEBHOOK_VENDORS:
         properties = schema["properties"][block].setdefault("properties", {})
         properties.setdefault(WEBHOOK_SECRET.name, WEBHOOK_SECRET.to_dict()[WEBHOOK_SECRET.name])
     return schema

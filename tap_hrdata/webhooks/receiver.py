@@ -7,6 +7,7 @@ Routes (``{vendor}`` is a key of :data:`VENDORS`)::
     GET  /{vendor}/{secret}/ping           a ping (or POST, HEAD): 200, nothing stored
     POST /{vendor}[/{event}]               the same, the secret in an X-Webhook-Token header
     GET  /{vendor}/ping                    ... (or Authorization: Bearer {secret})
+    POST /hrflow                           HrFlow: signed (HTTP-HRFLOW-SIGNATURE), no secret in the path
 
 A delivery is authenticated first (the vendor's verifier; the default compares the
 secret with :func:`hmac.compare_digest`): anything else gets 401 and is not parsed.
@@ -15,9 +16,11 @@ delivery is appended to the vendor's journal and fsynced *before* the 2xx is sen
 journal the disk refuses answers 503, so the vendor delivers again. Nothing a request
 carries in its path or headers is ever logged (the path holds the secret).
 
-Adding a vendor (HrFlow, Coresignal) is one entry in :data:`VENDORS`: a function that
-reads its settings and returns its :class:`VendorHooks` (its parser, and its verifier
-when it signs deliveries instead of carrying a token).
+Adding a vendor is one entry in :data:`VENDORS`: a function that reads its settings and
+returns its :class:`VendorHooks` (its parser, and its verifier and the part of a delivery
+the parser reads when it signs deliveries instead of carrying a token, as HrFlow does).
+A listener (``serve --on-coresignal-ready``) may be told of a vendor's journalled events;
+it is called after the append, and must return at once.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import typing as t
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from tap_hrdata.webhooks import talentsoft
+from tap_hrdata.webhooks import coresignal, hrflow, talentsoft
 from tap_hrdata.webhooks.config import webhook_secret
 from tap_hrdata.webhooks.journal import JournalError, JournalWriter, encode_line
 
@@ -72,6 +75,11 @@ def token_matches(delivery: Delivery, secret: str) -> bool:
     return hmac.compare_digest(given.encode(), secret.encode())
 
 
+def body_of(delivery: Delivery, secret: str) -> bytes:
+    """What a parser reads of a token-authenticated delivery: its body."""
+    return delivery.body
+
+
 @dataclass(frozen=True)
 class VendorHooks:
     """One vendor's route: its name (the first path segment), secret, parser and verifier."""
@@ -81,6 +89,8 @@ class VendorHooks:
     #: The events of a callback body (``hint``: the event the URL names); raises ValueError when bad.
     parse: Callable[[bytes, str | None], list[talentsoft.ParsedEvent]]
     verify: Callable[[Delivery, str], bool] = token_matches
+    #: What the parser reads of an authenticated delivery: its body, or the payload its signature covers.
+    payload: Callable[[Delivery, str], bytes] = body_of
 
 
 def talentsoft_hooks(config: Mapping[str, t.Any]) -> VendorHooks | None:
@@ -89,10 +99,29 @@ def talentsoft_hooks(config: Mapping[str, t.Any]) -> VendorHooks | None:
     return None if secret is None else VendorHooks("talentsoft", secret, talentsoft.parse_events)
 
 
+def hrflow_hooks(config: Mapping[str, t.Any]) -> VendorHooks | None:
+    """HrFlow's route, when ``hrflow.webhook_secret`` is set: signed deliveries, the signed payload journalled."""
+    secret = webhook_secret(config, "hrflow")
+    if secret is None:
+        return None
+    return VendorHooks("hrflow", secret, hrflow.parse_events, hrflow.signature_matches, hrflow.signed_payload)
+
+
+def coresignal_hooks(config: Mapping[str, t.Any]) -> VendorHooks | None:
+    """Coresignal's route ("data request ready" notifications), when ``coresignal.webhook_secret`` is set."""
+    secret = webhook_secret(config, "coresignal")
+    return None if secret is None else VendorHooks("coresignal", secret, coresignal.parse_notifications)
+
+
 #: Every vendor that pushes events: its name and how its route is made from the config.
 VENDORS: dict[str, Callable[[Mapping[str, t.Any]], VendorHooks | None]] = {
     "talentsoft": talentsoft_hooks,
+    "hrflow": hrflow_hooks,
+    "coresignal": coresignal_hooks,
 }
+
+#: What a listener is told: the events just journalled (it must return at once).
+Listener: t.TypeAlias = "Callable[[list[talentsoft.ParsedEvent]], None]"
 
 
 def configured_hooks(config: Mapping[str, t.Any]) -> list[VendorHooks]:
@@ -119,11 +148,14 @@ class Receiver:
         logger: logging.Logger,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
+        listeners: Mapping[str, Listener] | None = None,
     ) -> None:
         self.hooks = {hook.name: hook for hook in hooks}
         self.journals = dict(journals)
         self.logger = logger
         self.max_body_bytes = max_body_bytes
+        #: Per vendor, who is told of its events once they are journalled.
+        self.listeners = dict(listeners or {})
 
     def __call__(self, environ: dict[str, t.Any], start_response: StartResponse) -> list[bytes]:
         """Answer one request; never raises (a raised error would be logged with the path, i.e. the secret)."""
@@ -159,7 +191,8 @@ class Receiver:
         if method != "POST":
             return self.not_allowed("POST", start_response)
         try:
-            events = hook.parse(body, rest[0] if rest else None)
+            payload = hook.payload(Delivery(method, None, headers, body), hook.secret)
+            events = hook.parse(payload, rest[0] if rest else None)
         except ValueError as exc:
             self.logger.warning("webhooks: %s delivery refused, nothing stored: %s", hook.name, exc)
             return _json("400 Bad Request", {"error": str(exc)}, start_response)
@@ -229,6 +262,12 @@ class Receiver:
             return _json("503 Service Unavailable", {"error": "journal unavailable"}, start_response)
         names = sorted({event.event for event in events})
         self.logger.info("webhooks: %s: %d event(s) journalled (%s)", hook.name, len(events), ", ".join(names))
+        listener = self.listeners.get(hook.name)
+        if listener is not None:
+            try:
+                listener(events)
+            except Exception as exc:  # the events are journalled: the answer stays 200
+                self.logger.error("webhooks: %s: the listener failed (%s)", hook.name, type(exc).__name__)  # noqa: TRY400
         return _json("200 OK", {"status": "accepted", "events": len(events)}, start_response)
 
     def health(self, start_response: StartResponse) -> list[bytes]:

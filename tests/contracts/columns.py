@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from tap_hrdata.sources.coresignal.streams import BulkJobsStream
+from tap_hrdata.sources.hrflow.activity import RatingsStream, TrackingsStream
+from tap_hrdata.sources.hrflow.attachments import ProfileAttachmentsStream
 from tap_hrdata.sources.hrflow.streams import JobsStream, ProfilesStream, SourcesStream
 from tap_hrdata.sources.talentsoft.streams import CandidatesStream, ReferentialsStream, VacanciesStream
 from tap_hrdata.sources.talentsoft.translations import ReferentialTranslationsStream
@@ -27,6 +29,9 @@ COLUMNS: dict[str, ColumnSources] = {
     "profile": ProfilesStream.column_sources,
     "job": JobsStream.column_sources,
     "container": SourcesStream.column_sources,
+    "tracking": TrackingsStream.column_sources,
+    "rating": RatingsStream.column_sources,
+    "hrflow_attachment": ProfileAttachmentsStream.column_sources,
     "file": DeliveredFilesStream.column_sources,
     "coresignal_job": BulkJobsStream.column_sources,
 }
@@ -42,6 +47,9 @@ TABLES = {
     "hrflow_jobs": "job",
     "hrflow_sources": "container",
     "hrflow_boards": "container",
+    "hrflow_trackings": "tracking",
+    "hrflow_ratings": "rating",
+    "hrflow_profile_attachments": "hrflow_attachment",
     "delivered_files": "file",
     "bulk_jobs": "coresignal_job",
 }

@@ -155,6 +155,11 @@ def expected_counts(vendors: tuple) -> dict[str, int]:
         "hrflow_jobs": len(hrflow.jobs()),
         "hrflow_sources": len(hrflow.source_keys()),
         "hrflow_boards": len(hrflow.board_keys()),
+        # Meltano's default select (*.*) turns on this stream, off by default outside Meltano.
+        "hrflow_profile_attachments": sum(len(hrflow.attachments.of(p["key"])) for p in hrflow.profiles()),
+        "hrflow_events": 0,  # no webhook receiver in these runs either
+        "hrflow_trackings": len(hrflow.activity.trackings()),  # every source is configured
+        "hrflow_ratings": len(hrflow.activity.ratings()),
         "delivered_files": len([e for e in youserve.entries() if e["businessType"]["id"] in (7101, 8000, 101100)]),
         "bulk_jobs": len({job["id"] for r in requested for job in coresignal.jobs_for_request(r)}),
     }
@@ -202,7 +207,7 @@ def test_first_run_loads_everything(pipeline: Pipeline) -> None:
             assert unfilled(table, record["raw"], record) == [], f"{stream}: {record['raw']}"
 
     # Stored files match their checksums.
-    for table in ("attachments", "delivered_files"):
+    for table in ("attachments", "delivered_files", "hrflow_profile_attachments"):
         for uri, sha in pipeline.query(f'select storage_uri, sha256 from "{pipeline.schema}"."{table}"'):
             assert uri.startswith("file://")
             assert hashlib.sha256(Path(uri.removeprefix("file://")).read_bytes()).hexdigest() == sha
@@ -211,8 +216,10 @@ def test_first_run_loads_everything(pipeline: Pipeline) -> None:
 def test_rerun_unchanged_loads_nothing_and_keeps_bookmarks(pipeline: Pipeline) -> None:
     before = pipeline.counts()
     posts = pipeline.vendors[3].post_count
+    downloads = len(pipeline.vendors[1].attachments.downloads())
     pipeline.run()
     assert pipeline.counts() == before
+    assert len(pipeline.vendors[1].attachments.downloads()) == downloads  # no HrFlow attachment downloaded again
     bookmarks = pipeline.state()["singer_state"]["bookmarks"]
 
     def bookmark(stream: str) -> tuple[str, Any]:
@@ -249,6 +256,8 @@ def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:
     assert after["vacancies"] == before["vacancies"] + 3
     assert after["hrflow_profiles"] == before["hrflow_profiles"] + 1
     assert after["delivered_files"] == before["delivered_files"] + 1
+    new_attachments = len(hrflow.attachments.of(new_profile["key"]))
+    assert after["hrflow_profile_attachments"] == before["hrflow_profile_attachments"] + new_attachments
     assert {r[0] for r in pipeline.query(f'select reference from "{pipeline.schema}".vacancies')} >= set(new_vacancies)
     assert (
         pipeline.query(
@@ -264,7 +273,8 @@ def test_new_records_arrive_exactly(pipeline: Pipeline) -> None:
     )
     matching = [j for j in new_jobs if "engineer" in j["title"].lower()]
     assert after["bulk_jobs"] == before["bulk_jobs"] + len(matching)
-    for table in set(after) - {"vacancies", "hrflow_profiles", "delivered_files", "bulk_jobs"}:
+    changed = {"vacancies", "hrflow_profiles", "hrflow_profile_attachments", "delivered_files", "bulk_jobs"}
+    for table in set(after) - changed:
         assert after[table] == before[table], table
 
 

@@ -1,11 +1,13 @@
-"""Talentsoft's change feed end to end: subscribe, events through a restarted receiver, `meltano run` into PostgreSQL.
+"""Webhooks end to end: subscribe, events through a restarted receiver, `meltano run` into PostgreSQL.
 
 The cinematic of the vendor's documentation, with the real pieces: ``tap-hrdata-webhooks``
 subscribes the receiver (a subprocess, as ``serve`` runs in production) to ``vacancy_update``
 and ``applicant_update``; the emulator (Talentsoft) fires events at it; the receiver is killed
 (SIGKILL) between two events and started again; ``meltano run tap-hrdata target-postgres``
 loads the events into ``talentsoft_events`` and refreshes the vacancy and candidate they name;
-the following run reports to Talentsoft the records the committed state covers.
+the following run reports to Talentsoft the records the committed state covers. HrFlow's
+signed events go through the same receiver (and its restart) into ``hrflow_events``; a
+tampered one is refused and never reaches the table.
 
 ``talentsoft.replication`` is ``offset`` here on purpose: paging by offset never sees an edit
 to an old record, so the refreshed rows can only have come from the events (in the default
@@ -24,6 +26,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_meltano_postgres import ROOT, Pipeline
+from tests.emulator.hrflow import HrflowEmulator
+from tests.emulator.hrflow_webhooks import EVENTS as HRFLOW_EVENTS
+from tests.emulator.hrflow_webhooks import HrflowWebhooks, tampered_payload
 from tests.emulator.server import Emulator
 from tests.emulator.talentsoft import TalentsoftEmulator
 from tests.webhooks.conftest import SECRET
@@ -33,13 +38,16 @@ pytest.importorskip("psycopg")
 
 pytestmark = pytest.mark.e2e
 
+HRFLOW_SECRET = "hrflow-webhook-signing-key-0123456789"  # a test value
+
 
 @pytest.fixture
-def talentsoft() -> Iterator[tuple[Emulator, TalentsoftEmulator]]:
-    vendor = TalentsoftEmulator(vacancies=12, candidates=6, attachments_per_candidate=(1, 2), shape="current")
-    emulator = Emulator([vendor]).start()
+def vendors() -> Iterator[tuple[Emulator, TalentsoftEmulator, HrflowEmulator]]:
+    talentsoft = TalentsoftEmulator(vacancies=12, candidates=6, attachments_per_candidate=(1, 2), shape="current")
+    hrflow = HrflowEmulator(shape="current")
+    emulator = Emulator([talentsoft, hrflow]).start()
     try:
-        yield emulator, vendor
+        yield emulator, talentsoft, hrflow
     finally:
         emulator.stop()
 
@@ -59,19 +67,28 @@ def webhooks(config: Path, *args: str) -> str:
 
 
 def test_events_and_their_refreshes_reach_postgres_exactly_once_and_reports_follow_commits(
-    talentsoft: tuple[Emulator, TalentsoftEmulator], tmp_path: Path
+    vendors: tuple[Emulator, TalentsoftEmulator, HrflowEmulator], tmp_path: Path
 ) -> None:
-    emulator, vendor = talentsoft
+    emulator, vendor, hrflow = vendors
     settings = {
         **vendor.tap_settings(emulator.url(vendor.prefix)),
         "referential_categories": [],
         "replication": "offset",
         "report_indexing": True,
     }
-    pipeline = Pipeline(emulator, (vendor,), tmp_path, config={"talentsoft": settings})
+    hrflow_settings = {**hrflow.tap_settings(emulator.url(hrflow.prefix)), "webhook_secret": HRFLOW_SECRET}
+    pipeline = Pipeline(
+        emulator, (vendor, hrflow), tmp_path, config={"talentsoft": settings, "hrflow": hrflow_settings}
+    )
     receiver_config = tmp_path / "webhooks.json"
     receiver_config.write_text(
-        json.dumps({"files_storage_url": str(pipeline.files), "talentsoft": {**settings, "webhook_secret": SECRET}})
+        json.dumps(
+            {
+                "files_storage_url": str(pipeline.files),
+                "talentsoft": {**settings, "webhook_secret": SECRET},
+                "hrflow": hrflow_settings,
+            }
+        )
     )
     schema = pipeline.schema
     receiver, url = start(receiver_config)
@@ -101,12 +118,18 @@ def test_events_and_their_refreshes_reach_postgres_exactly_once_and_reports_foll
         [reference] = vendor.edit_vacancies(2)
         [candidate] = vendor.edit_candidates(3)
         assert vendor.system.fire("vacancy_update", {"reference": reference}, event_id="ev-1") == [200]
+        signed = HrflowWebhooks(url=f"{url}/hrflow", secret=HRFLOW_SECRET)
+        assert [signed.send(event) for event in HRFLOW_EVENTS[:2]] == [200, 200]
         receiver.send_signal(signal.SIGKILL)  # no shutdown: only what the journal synced survives
         receiver.wait(timeout=30)
         receiver, restarted = start(receiver_config, port=int(url.rsplit(":", 1)[1]))  # where the hooks point
         assert restarted == url
         assert vendor.system.fire("applicant_update", {"applicantId": candidate}, event_id="ev-2") == [200]
         assert vendor.system.fire("vacancy_update", {"reference": reference}, event_id="ev-1") == [200]  # redelivered
+        signed = HrflowWebhooks(url=f"{url}/hrflow", secret=HRFLOW_SECRET)
+        assert [signed.send(event) for event in HRFLOW_EVENTS[1:]] == [200] * (len(HRFLOW_EVENTS) - 1)  # one again
+        forged = {"type": "profile.storing.update", "profile": {"key": "forged"}}
+        assert signed.send(forged, header=tampered_payload(signed.header(HRFLOW_EVENTS[0]), forged)) == 401
 
         pipeline.run()
         events = pipeline.query(f'select event_key, event, object_id from "{schema}".talentsoft_events order by 1')
@@ -119,6 +142,9 @@ def test_events_and_their_refreshes_reach_postgres_exactly_once_and_reports_foll
         assert vacancy_date == vendor.update_epoch("vacancies", 2)  # refreshed by id: offset paging never sees it
         assert candidate_date == vendor.update_epoch("candidates", 3)
         assert pipeline.counts()["vacancies"] == 12
+        hrflow_rows = pipeline.query(f'select event, raw::text from "{schema}".hrflow_events')
+        assert sorted(event for event, _ in hrflow_rows) == sorted(e["type"] for e in HRFLOW_EVENTS)  # each once
+        assert not any("forged" in raw for _, raw in hrflow_rows)
 
         # The second run started from the state the first committed: it reported what that covers,
         # every record once, in the version the first run loaded, not the refreshed one.
@@ -135,6 +161,7 @@ def test_events_and_their_refreshes_reach_postgres_exactly_once_and_reports_foll
         assert later[0][1] != dict(reported)[reference]
         assert [item for item, _ in vendor.reported_items("candidates")].count(candidate) == 2
         assert pipeline.counts()["talentsoft_events"] == 2  # each acknowledged event once, across three runs
+        assert pipeline.counts()["hrflow_events"] == len(HRFLOW_EVENTS)
     finally:
         receiver.send_signal(signal.SIGTERM)
         receiver.wait(timeout=30)

@@ -44,6 +44,15 @@ and that answer stays. An id file of more than ``record_cap`` ids is refused by 
 a 400 too (v1: 422). Unknown paths under ``/v2/`` (a request id that is not a UUID) answer 404
 before credentials are looked at, as a gateway does.
 
+Ready notifications (the documentation's "Webhooks: POST endpoints allow you to add webhooks
+and get notified when your data request is ready"; the body is not documented): when a
+request that was POSTed with a ``webhook_url`` stops being collected (at the poll that
+collects it, or when a test calls :meth:`CoresignalEmulator.complete`), the emulator POSTs
+``{"data_request_id": id, "status": ...}`` (``notification_shape="nested"``: ``{"event":
+"data_request.ready", "data": {"request_id": id, ...}}``) there, and records each delivery
+in ``notifications``. ``webhook_url`` must be https, or http to a loopback host (tests);
+only loopback URLs are called (a test's made-up host is recorded as not sent).
+
 Both generations keep a data request ``retention_days`` (30) after its POST; past that, its
 files list and files answer ``expired_status`` (503, as the vendor's response code table
 files the 30-day rule; 404 ``Data request not found`` when set to 404). The clock is the wall
@@ -70,6 +79,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
+
+import requests
 
 from tests.emulator.server import Fault, Faults, Request, Response
 
@@ -422,10 +434,27 @@ def _parse_part(raw: bytes) -> Part:
     return Part(name=name, filename=parsed.get_filename(), headers=headers, data=data)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _check_webhook(value: object) -> None:
-    if not isinstance(value, str) or not re.match(r"^https://[^/\s]+", value):
-        msg = f"Field 'webhook_url' must be an https URL, got {value!r}"
-        raise Invalid(msg)
+    """An https URL; http only to a loopback host (the tests' receiver)."""
+    if isinstance(value, str) and re.match(r"^https://[^/\s]+", value):
+        return
+    if isinstance(value, str) and re.match(r"^http://[^/\s]+", value) and urlsplit(value).hostname in LOOPBACK_HOSTS:
+        return
+    msg = f"Field 'webhook_url' must be an https URL, got {value!r}"
+    raise Invalid(msg)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One ready notification the emulator sent: to which URL, and the receiver's answer (or the error)."""
+
+    request_id: str
+    url: str
+    body: dict[str, Any]
+    status: int | str
 
 
 def _check_data_format(value: object) -> None:
@@ -489,10 +518,17 @@ class CoresignalEmulator:
         retention_days: float = 30,
         v2_post_status: int = 201,
         now: float | None = None,
+        notification_shape: str = "flat",
     ) -> None:
         if not _API_KEY_RE.fullmatch(api_key):
             msg = f"api_key must be 32 letters and digits, got {api_key!r}"
             raise ValueError(msg)
+        if notification_shape not in ("flat", "nested"):
+            msg = f"notification_shape must be 'flat' or 'nested', got {notification_shape!r}"
+            raise ValueError(msg)
+        self.notification_shape = notification_shape
+        #: Ready notifications sent, in order (see :class:`Notification`).
+        self.notifications: list[Notification] = []
         if not_ready_answer not in (None, "message", "empty_list"):
             msg = f"not_ready_answer must be 'message', 'empty_list' or None, got {not_ready_answer!r}"
             raise ValueError(msg)
@@ -1160,6 +1196,52 @@ class CoresignalEmulator:
             data_request.charged = count
             data_request.status = READY
 
+    # ready notifications ------------------------------------------------------------------
+
+    def notification_body(self, data_request: DataRequest) -> dict[str, Any]:
+        """What the emulator POSTs to a request's ``webhook_url`` once it is collected."""
+        status = "completed" if data_request.status == READY else "failed"
+        if self.notification_shape == "nested":
+            details = {"request_id": data_request.id, "status": status, "files": len(data_request.file_names)}
+            return {"event": "data_request.ready", "data": details}
+        return {"data_request_id": data_request.id, "status": status}
+
+    def notify(self, request_id: str) -> int | str | None:
+        """POST the request's ready notification to its ``webhook_url`` (again); the answer's status, or None.
+
+        None when the request has no webhook_url; the name of the error when the POST failed.
+        """
+        with self._lock:
+            data_request = self.data_requests[request_id]
+            url = data_request.webhook_url
+            body = self.notification_body(data_request)
+        if url is None:
+            return None
+        status: int | str
+        if urlsplit(url).hostname not in LOOPBACK_HOSTS:  # a test's made-up host: nothing leaves the machine
+            status = "not sent (not a loopback host)"
+            with self._lock:
+                self.notifications.append(Notification(request_id, url, body, status))
+            return status
+        try:
+            status = requests.post(url, json=body, timeout=10).status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        with self._lock:
+            self.notifications.append(Notification(request_id, url, body, status))
+        return status
+
+    def complete(self, request_id: str, *, notify: bool = True) -> int | str | None:
+        """Test knob: collect a request now (whatever its polls), and send its ready notification.
+
+        Returns the notification's answer (see :meth:`notify`); None when none was sent.
+        """
+        with self._lock:
+            data_request = self.data_requests[request_id]
+            if data_request.status == PROCESSING:
+                self._collect(data_request)
+        return self.notify(request_id) if notify else None
+
     def _list_files(self, generation: str, request_id: str) -> Response:
         with self._lock:
             found = self._find(generation, request_id)
@@ -1170,6 +1252,8 @@ class CoresignalEmulator:
             data_request.polls += 1
             if data_request.status == PROCESSING and data_request.polls > self.polls_until_ready:
                 self._collect(data_request)
+                if data_request.webhook_url is not None:  # as the vendor would: not within the answer
+                    threading.Thread(target=self.notify, args=(request_id,), daemon=True).start()
             status = data_request.status
             if status == READY:
                 self.files_listed[request_id] += 1

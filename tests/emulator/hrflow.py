@@ -15,6 +15,9 @@ It speaks the subset of the HrFlow v1 HTTP API the tap reads, as HrFlow's own Py
 * ``GET /auth`` (the SDK's ``auth.get()``: "Try your API Keys")
 * ``GET /sources`` and ``GET /boards`` (``name`` substring filter, ``page``, ``limit``,
   ``sort_by`` ``date``, ``order_by``).
+* ``GET /profile/indexing/attachments`` and the files it points at (``vendor.attachments``, see
+  ``tests/emulator/hrflow_attachments.py``).
+* ``GET /trackings`` and ``GET /ratings`` (``vendor.activity``, see ``tests/emulator/hrflow_activity.py``).
 
 Like the real service it hides errors in HTTP 200 answers: every body is the envelope
 ``{"code", "message", "meta", "data"}`` and a bad API key, a bad parameter ... come back as
@@ -49,6 +52,8 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from tests.emulator.hrflow_activity import HrflowActivity
+from tests.emulator.hrflow_attachments import HrflowAttachments
 from tests.emulator.server import Faults, Response
 
 if TYPE_CHECKING:
@@ -272,6 +277,8 @@ class HrflowEmulator:
         self._jobs: dict[str, dict[str, Any]] = {}
         #: Keys of the objects kept out of the search index on purpose (the Storing API lists them).
         self._unindexed: set[str] = set()
+        #: Profile attachments: their listing and files (tests/emulator/hrflow_attachments.py).
+        self.attachments = HrflowAttachments(self)
 
         sources = {"src-a": 45, "src-b": 20} if sources is None else sources
         boards = {"board-a": 33} if boards is None else boards
@@ -306,6 +313,8 @@ class HrflowEmulator:
                 job = self._make_job(key, index, None)
                 self._unindexed.add(job["key"])
                 self._store_job(job)
+        #: Trackings and ratings of the profiles and jobs (tests/emulator/hrflow_activity.py).
+        self.activity = HrflowActivity(self)
 
     # ------------------------------------------------------------------ test helpers
 
@@ -472,6 +481,9 @@ class HrflowEmulator:
             status = _int_param(fault, "status", 200)
             html = Response(status=status, body=b"<html>Bad gateway</html>", headers={"Content-Type": "text/html"})
             return Faults.apply(fault, html)
+        served = self.attachments.answer(request)  # the attachment listing and the files it points at
+        if served is not None:
+            return Faults.apply(fault, served)
         try:
             status, payload = 200, self._route(request)
         except _ApiError as error:
@@ -515,6 +527,7 @@ class HrflowEmulator:
             "/sources": self._list_sources,
             "/boards": self._list_boards,
             "/auth": self._auth,
+            **self.activity.routes(),
         }
         handler = routes.get(request.path)
         if handler is None:

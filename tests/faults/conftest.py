@@ -35,7 +35,14 @@ STREAMS = {
         "referentials",
         "referential_translations",
     ),
-    "hrflow": ("hrflow_profiles", "hrflow_jobs", "hrflow_sources", "hrflow_boards"),
+    "hrflow": (
+        "hrflow_profiles",
+        "hrflow_jobs",
+        "hrflow_sources",
+        "hrflow_boards",
+        "hrflow_trackings",
+        "hrflow_ratings",
+    ),
     "youserve": ("delivered_files",),
     "coresignal": ("bulk_jobs",),
 }
@@ -51,6 +58,8 @@ KEYS: dict[str, Callable[[dict[str, Any]], object]] = {
     "hrflow_jobs": lambda r: r["key"],
     "hrflow_sources": lambda r: r["key"],
     "hrflow_boards": lambda r: r["key"],
+    "hrflow_trackings": lambda r: (r["role"], r["key"]),
+    "hrflow_ratings": lambda r: (r["role"], r["key"]),
     "delivered_files": lambda r: r["file_id"],
     "bulk_jobs": lambda r: r["id"],
 }
@@ -148,6 +157,8 @@ def expected_keys(source: str, vendor: Any) -> dict[str, list[object]]:
             "hrflow_jobs": [j["key"] for j in vendor.jobs()],
             "hrflow_sources": list(vendor.source_keys()),
             "hrflow_boards": list(vendor.board_keys()),
+            "hrflow_trackings": [(i["role"], i["key"]) for i in vendor.activity.trackings()],
+            "hrflow_ratings": [(i["role"], i["key"]) for i in vendor.activity.ratings()],
         }
     if source == "youserve":
         return {"delivered_files": [e["fileId"] for e in vendor.entries()]}

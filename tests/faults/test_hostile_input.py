@@ -270,6 +270,8 @@ HRFLOW_ENDPOINTS = {
     "hrflow_jobs": "/storing/jobs",
     "hrflow_sources": "/sources",
     "hrflow_boards": "/boards",
+    "hrflow_trackings": "/trackings",
+    "hrflow_ratings": "/ratings",
 }
 
 

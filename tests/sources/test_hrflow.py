@@ -20,6 +20,13 @@ from tests.emulator.hrflow import HrflowEmulator
 from tests.emulator.server import Emulator, Fault, Request, Response
 
 HRFLOW_STREAMS = {"hrflow_profiles", "hrflow_jobs", "hrflow_sources", "hrflow_boards"}
+#: Trackings and ratings: one list per role each (tests/sources/test_hrflow_activity.py).
+ACTIVITY_STREAMS = {"hrflow_trackings", "hrflow_ratings"}
+ACTIVITY_PATHS = ("/trackings", "/ratings")
+#: Discovered but not selected by default: one listing call per profile (tests/sources/test_hrflow_attachments.py).
+OFF_BY_DEFAULT = {"hrflow_profile_attachments"}
+#: The webhook events the receiver journalled (tests/webhooks/test_hrflow_webhooks.py): no journal here, no record.
+EVENT_STREAMS = {"hrflow_events"}
 PROFILES = "/profiles/searching"
 JOBS = "/jobs/searching"
 
@@ -67,13 +74,14 @@ def vendor(emulator: Emulator) -> HrflowEmulator:
 
 
 def test_discovery_lists_only_the_four_hrflow_streams(emulator: Emulator, vendor: HrflowEmulator) -> None:
-    assert set(TapHrData(config=hf_config(emulator, vendor)).streams) == HRFLOW_STREAMS
+    discovered = set(TapHrData(config=hf_config(emulator, vendor)).streams)
+    assert discovered == HRFLOW_STREAMS | ACTIVITY_STREAMS | OFF_BY_DEFAULT | EVENT_STREAMS
 
 
 def test_full_sync_then_unchanged_rerun(emulator: Emulator, vendor: HrflowEmulator) -> None:
     config = hf_config(emulator, vendor)
     first = run_tap(config)
-    assert first.streams() == HRFLOW_STREAMS
+    assert first.streams() == HRFLOW_STREAMS | ACTIVITY_STREAMS
 
     profiles = first.records("hrflow_profiles")
     assert sorted(p["key"] for p in profiles) == sorted(p["key"] for p in vendor.profiles())
@@ -94,8 +102,9 @@ def test_full_sync_then_unchanged_rerun(emulator: Emulator, vendor: HrflowEmulat
     second = run_tap(config, state=first.last_state)
     assert second.records("hrflow_profiles") == []
     assert second.records("hrflow_jobs") == []
-    assert all(count <= 1 for count in vendor.calls.values()), vendor.calls
+    assert all(count <= 1 for path, count in vendor.calls.items() if path not in ACTIVITY_PATHS), vendor.calls
     assert vendor.calls[PROFILES] == vendor.calls[JOBS] == 1
+    assert all(vendor.calls[path] == 4 for path in ACTIVITY_PATHS), vendor.calls  # one page per role
     assert second.last_state["bookmarks"]["hrflow_profiles"] == bookmarks["hrflow_profiles"]
 
 
@@ -467,7 +476,8 @@ def test_page_size_over_100_is_refused_at_discovery(emulator: Emulator, vendor: 
         _ = TapHrData(config=hf_config(emulator, vendor, page_size=101)).streams
     # what the SDK's CLI logs: the limit comes from the settings schema
     assert raised.value.errors == ["101 is greater than the maximum of 100 in config['hrflow']['page_size']"]
-    assert set(TapHrData(config=hf_config(emulator, vendor, page_size=100)).streams) == HRFLOW_STREAMS
+    discovered = set(TapHrData(config=hf_config(emulator, vendor, page_size=100)).streams)
+    assert discovered == HRFLOW_STREAMS | ACTIVITY_STREAMS | OFF_BY_DEFAULT | EVENT_STREAMS
 
 
 def test_plain_http_to_a_remote_host_is_refused() -> None:

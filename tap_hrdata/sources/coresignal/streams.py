@@ -16,6 +16,14 @@ State alone cannot promise "never pay twice" (no state is stored for a failed ru
 every paid request is also journalled under ``files_storage_url`` (see
 :mod:`tap_hrdata.sources.coresignal.journal`) and a run about to pay for a request looks
 there first.
+
+Ready notifications: with ``coresignal.webhook_url`` (``{secret}`` in it stands for
+``coresignal.webhook_secret``), Coresignal notifies the webhook receiver when a request is
+ready, and the receiver journals it (:mod:`tap_hrdata.webhooks.coresignal`). A pending
+request whose notification is journalled is listed at once; a run waiting between two
+polls lists it as soon as its notification arrives. With both settings set, a request
+still not ready after ``poll_timeout_seconds`` ends the stream without an error, the
+request pending in state: its notification lets the next run collect it at once.
 """
 
 from __future__ import annotations
@@ -61,6 +69,9 @@ from tap_hrdata.sources.coresignal.journal import RequestJournal, request_key
 from tap_hrdata.statecheck import StateError, bookmark_time, shown
 from tap_hrdata.streams import ColumnSources, VendorStream
 from tap_hrdata.values import flag, integer, iso_timestamp, text, utc_timestamp
+from tap_hrdata.webhooks.config import SECRET_PATTERN
+from tap_hrdata.webhooks.coresignal import ReadyNotices
+from tap_hrdata.webhooks.journal import JournalError, JournalReader, journal_path
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,6 +92,8 @@ MIN_WINDOW_SECONDS = 2
 #: job postings start in August 2020.
 DATA_SINCE = datetime(2020, 1, 1, tzinfo=timezone.utc)
 READ_CHUNK_BYTES = 1 << 16
+#: What ``coresignal.webhook_url`` may hold for ``coresignal.webhook_secret``.
+SECRET_PLACEHOLDER = "{secret}"  # noqa: S105  # a placeholder, not a secret
 
 
 class DownloadStopped(Exception):  # noqa: N818  # not an error: the run moved on without the file
@@ -352,26 +365,52 @@ class BulkJobsStream(VendorStream):
             body["webhook_url"] = settings["webhook_url"]
         return body
 
+    def webhook_url(self) -> str | None:
+        """``coresignal.webhook_url`` as the POST sends it: ``{secret}`` replaced by ``coresignal.webhook_secret``.
+
+        The template (not the secret) is what the request's journal key covers, so changing
+        the secret never makes a run pay again for a request it already made.
+        """
+        url = self.settings.get("webhook_url")
+        if not url:
+            return None
+        url = str(url)
+        if SECRET_PLACEHOLDER in url:
+            secret = self.settings.get("webhook_secret")
+            if not isinstance(secret, str) or not SECRET_PATTERN.fullmatch(secret):
+                msg = (
+                    "coresignal.webhook_url holds {secret}: set coresignal.webhook_secret "
+                    "(16 to 512 characters of A-Z a-z 0-9 . _ ~ -)"
+                )
+                raise ConfigValidationError(msg, errors=[msg])
+            url = url.replace(SECRET_PLACEHOLDER, secret)
+        return url
+
     def create_request(self, window: Window | None) -> dict[str, t.Any]:
         """POST a new data request (credits are charged here) and put its id in state at once."""
         settings = self.settings
         job_ids = settings.get("job_ids") or []
         generation = self.client.generation
         base = self.client.base_url
+        webhook_url = self.webhook_url()
         if job_ids:
             ids = "".join(f"{int(job_id)}\n" for job_id in job_ids)
-            data, content_type = encode_multipart_formdata(
-                {generation.id_file_field: ("job_ids.txt", ids, "text/plain")}
-            )
+            fields: dict[str, t.Any] = {generation.id_file_field: ("job_ids.txt", ids, "text/plain")}
+            if webhook_url is not None and generation.name == "v2":  # v2 documents it as a form field
+                fields["webhook_url"] = webhook_url
+            data, content_type = encode_multipart_formdata(fields)
             request = HTTPRequest(
                 url=base + generation.id_file_path, method="POST", headers={"Content-Type": content_type}, data=data
             )
         elif settings.get("filters"):
+            body = self.request_body(window)
+            if webhook_url is not None:
+                body["webhook_url"] = webhook_url
             request = HTTPRequest(
                 url=base + generation.filter_path,
                 method="POST",
                 headers={"Content-Type": "application/json"},
-                data=json.dumps(self.request_body(window)).encode(),
+                data=json.dumps(body).encode(),
             )
         else:
             msg = (
@@ -534,13 +573,39 @@ class BulkJobsStream(VendorStream):
 
         return self.client.call(HTTPRequest(url=url), read, stream=self.name, answers=FILES_ANSWER_STATUSES)
 
+    @cached_property
+    def ready_notices(self) -> ReadyNotices:
+        """The "data request ready" notifications the webhook receiver journalled (none: no local journal)."""
+        try:
+            reader: JournalReader | None = JournalReader(journal_path(self._tap.storage, "coresignal"), self.logger)
+        except JournalError:
+            reader = None
+        return ReadyNotices(reader)
+
+    def notifications_set_up(self) -> bool:
+        """Whether Coresignal notifies the receiver: ``webhook_url`` and ``webhook_secret`` both set."""
+        return bool(self.settings.get("webhook_url")) and bool(self.settings.get("webhook_secret"))
+
     def wait_for_files(self, pending: dict[str, t.Any]) -> FilesAnswer:
-        """Poll every ``poll_interval_seconds`` while the request is processed, up to ``poll_timeout_seconds``."""
-        request_id = pending["id"]
+        """Poll every ``poll_interval_seconds`` while the request is processed, up to ``poll_timeout_seconds``.
+
+        A request whose ready notification is journalled is listed at once (as ever, the
+        first listing is not delayed); between two polls, a notification arriving cuts
+        the wait short. When notifications are set up, a request still processed at the
+        timeout is answered PROCESSING (it stays pending for the next run) instead of failing.
+        """
+        request_id = str(pending["id"])
         interval = float(self.settings["poll_interval_seconds"])
         timeout = float(self.settings["poll_timeout_seconds"])
         deadline = time.monotonic() + timeout
+        notices = self.ready_notices
         polls = 0
+        told = False
+        if notices.ready(request_id):
+            self.logger.info(
+                "coresignal: data request %s: Coresignal notified it is ready (webhook journal); listing its files",
+                request_id,
+            )
         while True:
             polls += 1
             try:
@@ -553,15 +618,35 @@ class BulkJobsStream(VendorStream):
                 raise CoresignalError(msg) from exc
             if answer.state is not FilesState.PROCESSING:
                 return answer
+            if request_id in notices.notified and not told:
+                told = True
+                self.logger.info(
+                    "coresignal: data request %s is still being processed though Coresignal notified it; polling",
+                    request_id,
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if self.notifications_set_up():
+                    self.logger.warning(
+                        "coresignal: data request %s was not ready after %gs (%d polls; "
+                        "coresignal.poll_timeout_seconds); it stays pending in state, and the run that follows "
+                        "its ready notification collects it without paying again",
+                        request_id,
+                        timeout,
+                        polls,
+                    )
+                    return answer
                 msg = (
                     f"coresignal: data request {request_id} was not ready after {timeout:g}s ({polls} polls; "
                     "coresignal.poll_timeout_seconds). Its id stays in state: the next run resumes it "
                     "without paying again."
                 )
                 raise CoresignalError(msg)
-            time.sleep(min(interval, remaining))
+            if notices.wait(request_id, min(interval, remaining), time.sleep):
+                self.logger.info(
+                    "coresignal: data request %s: Coresignal notified it is ready (webhook journal); listing it now",
+                    request_id,
+                )
 
     def file_jobs(self, pending: dict[str, t.Any], download: DownloadedFile) -> Iterator[dict[str, t.Any]]:
         """The jobs of one downloaded file, read from its spool, in the stream's thread.
@@ -700,6 +785,9 @@ class BulkJobsStream(VendorStream):
                 self.drop_unknown_journalled(pending, answer.message)
                 pending = None
                 continue
+            elif answer.state is FilesState.PROCESSING:  # notifications set up: the next run collects it
+                self.emit_state()
+                return
             else:
                 raise self.undeliverable(pending, answer)
             if window is None or window.lte is None or window.lte == self.first_window_upper():
