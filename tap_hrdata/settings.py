@@ -113,6 +113,26 @@ GLOBAL_SETTINGS = th.PropertiesList(
         description="The longest time one request may spend in failed attempts in a row (waits between attempts "
         "not counted) before the run stops with an error.",
     ),
+    th.Property(
+        "partition",
+        th.ObjectType(additional_properties=True),
+        examples=[{"source": "youserve", "start": "2025-01-01T00:00:00Z", "end": "2025-01-31T00:00:00Z"}],
+        description="Extract one slice of one source, with its own state (a Meltano state id per partition); the "
+        "union of a backfill's partitions (tap-hrdata --list-partitions) equals one full run. Fields: source "
+        "(required: talentsoft, hrflow, youserve or coresignal; the other sources are not synced), name (for logs), "
+        "start and end (UTC date-times, the half-open slice [start, end) of Coresignal last_updated or YouServe "
+        "upload date; no end: open-ended), business_types (YouServe: among youserve.business_types), source_keys / "
+        "board_keys (HrFlow: among hrflow.source_keys / hrflow.board_keys), full_tables (true on one partition per "
+        "source: it also emits the streams no partition can slice). A partition the source cannot honour is "
+        "refused before any request. Absent: the whole of every configured source.",
+    ),
+    th.Property(
+        "partition_days",
+        th.IntegerType(minimum=1),
+        default=30,
+        description="Length in days of the date windows --list-partitions prints, aligned to start_date "
+        "(the last one open-ended).",
+    ),
 )
 
 

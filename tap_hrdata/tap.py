@@ -19,6 +19,7 @@ from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 from typing_extensions import override
 
+from tap_hrdata import partitions
 from tap_hrdata.http.urls import check_transport
 from tap_hrdata.preflight import Preflight, PreflightError, settings_problems, without_secret_values
 from tap_hrdata.privacy import redaction_problems
@@ -118,7 +119,59 @@ class TapHrData(Tap):
                 name = stream_type.name  # type: ignore[misc]  # class attribute
                 if name in bookmarks:
                     stream_type.check_state(bookmarks[name])
+        self.check_partition_state(bookmarks)
         super().load_state(state)
+        if self.partition is not None:  # every stream state this run writes names its partition
+            for stream_type in self.partition_stream_types():
+                name = stream_type.name  # type: ignore[misc]  # class attribute
+                self.state.setdefault("bookmarks", {}).setdefault(name, {})[partitions.STATE_KEY] = (
+                    self.partition.fingerprint
+                )
+
+    @cached_property
+    def partition(self) -> partitions.Partition | None:
+        """The ``partition`` setting, once it is known to be valid (None: unpartitioned, or refused later)."""
+        configured = [s.name for s in all_sources() if s.is_configured(source_settings(self.config, s.name))]
+        if partitions.problems(self.config, configured):
+            return None
+        return partitions.parse(self.config)
+
+    def partition_stream_types(self) -> list[type[VendorStream]]:
+        """The stream classes this run syncs: every one of the configured sources, or the partition's."""
+        return [
+            stream_type
+            for source in self.configured_sources()
+            for stream_type in source.stream_types
+            if self.partition is None or self.partition.covers(stream_type.name, self.config)  # type: ignore[misc]
+        ]
+
+    def check_partition_state(self, bookmarks: dict[str, t.Any]) -> None:
+        """Refuse a state written by another partition, or by an unpartitioned run (:class:`StateError`).
+
+        Each partition keeps its own state (a Meltano state id per partition); a state that
+        reached the wrong run would skip records of the slice, or delete YouServe files it
+        does not cover. Every stream state a partition run writes names the partition's
+        fingerprint (``bookmarks.<stream>.partition``); a stream state without one is an
+        unpartitioned run's.
+        """
+        expected = self.partition.fingerprint if self.partition is not None else None
+        for stream_type in self.partition_stream_types():
+            name = stream_type.name  # type: ignore[misc]  # class attribute
+            stream_state = bookmarks.get(name)
+            if not stream_state:
+                continue
+            found = stream_state.get(partitions.STATE_KEY)
+            if found == expected:
+                continue
+            this = "unpartitioned"
+            if self.partition is not None:
+                this = f"partition {expected} ({self.partition.describe()})"
+            written = f"partition {found}" if found else "an unpartitioned run"
+            msg = (
+                f"state: bookmarks.{name}.{partitions.STATE_KEY}: this state was written by {written}, this run is "
+                f"{this}; give each partition its own state (meltano run --state-id-suffix <partition name>)"
+            )
+            raise StateError(msg)
 
     @classmethod
     @override
@@ -217,6 +270,9 @@ class TapHrData(Tap):
         silently left out.
         """
         problems = settings_problems(self.config, self.config_jsonschema["properties"], all_sources())
+        configured = [s.name for s in all_sources() if s.is_configured(source_settings(self.config, s.name))]
+        problems += partitions.problems(self.config, configured)
+        wanted = set(self.partition_stream_types())
         streams: list[Stream] = []
         for source in self.configured_sources():
             client = self.client(source.client_type)
@@ -226,7 +282,7 @@ class TapHrData(Tap):
                     check_transport(url, f"{source.name}.{setting}")
                 except ConfigValidationError as exc:
                     problems += exc.errors
-            streams.extend(stream_type(tap=self) for stream_type in source.stream_types)
+            streams.extend(stream_type(tap=self) for stream_type in source.stream_types if stream_type in wanted)
         names = [kind.name for source in all_sources() for kind in source.stream_types]  # type: ignore[misc]
         problems += redaction_problems(self.config, {stream.name: stream for stream in streams}, names)
         if problems:
@@ -248,13 +304,22 @@ class TapHrData(Tap):
         return dict(sorted(by_name.items(), key=lambda item: order.get(type(item[1]), len(order))))
 
     def configured_sources(self) -> list[Source]:
-        """The sources whose settings are there (in documentation order: Coresignal, the paid one, last)."""
-        return [s for s in all_sources() if s.is_configured(source_settings(self.config, s.name))]
+        """The sources whose settings are there (in documentation order: Coresignal, the paid one, last).
+
+        With a ``partition``, its source only.
+        """
+        configured = [s for s in all_sources() if s.is_configured(source_settings(self.config, s.name))]
+        if self.partition is not None:
+            return [s for s in configured if s.name == self.partition.source]
+        return configured
 
     def client(self, client_type: type[ClientT]) -> ClientT:
         """The one client of a source for this run, shared by its streams (and its token)."""
         if client_type not in self._clients:
-            self._clients[client_type] = client_type(self.config, self.logger, before_first_send=self.ensure_preflight)
+            client = client_type(self.config, self.logger, before_first_send=self.ensure_preflight)
+            if self.partition is not None and self.partition.source == client.source:
+                client.settings = self.partition.settings(client.settings)
+            self._clients[client_type] = client
             self._clients[client_type].workers.hold = self.uninterrupted  # a signal never cuts a submit in half
         return t.cast("ClientT", self._clients[client_type])
 
@@ -311,6 +376,53 @@ class TapHrData(Tap):
         for source, reason in tap.preflight.verdicts.items():
             click.echo(f"{source}: {'OK' if reason is None else reason}", err=True)
         ctx.exit(1 if problems else 0)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with ``--list-partitions``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--list-partitions"],
+                is_flag=True,
+                help="Print the partitions of a backfill for the current config (one JSON object a line: name and "
+                "partition setting), then exit. Makes no request.",
+                callback=cls.cb_list_partitions,
+                expose_value=False,
+            )
+        )
+        return command
+
+    @classmethod
+    def cb_list_partitions(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """``--list-partitions``: the backfill's partitions of every configured source, no request made.
+
+        Exit 1 with one line on stderr when the settings are wrong or cannot be partitioned.
+        """
+        del param
+        if not value:
+            return
+        config = ctx.params.get("config")
+        try:
+            tap = cls(
+                config=config.config if config is not None else None,
+                parse_env_config=bool(config is not None and config.parse_env),
+                validate_config=True,
+                setup_mapper=False,
+            )
+            _ = tap.streams  # every settings problem, before any request
+            configured = [s.name for s in all_sources() if s.is_configured(source_settings(tap.config, s.name))]
+            listed = partitions.backfill(tap.config, configured)
+        except ConfigValidationError as exc:
+            click.echo(f"settings: {(exc.errors or [str(exc)])[0]}", err=True)
+            ctx.exit(1)
+        except (partitions.ListingError, StateError) as exc:
+            click.echo(str(exc), err=True)
+            ctx.exit(1)
+        for entry in listed:
+            click.echo(json.dumps(entry, sort_keys=True))
+        ctx.exit(0)
 
     def log_summaries(self, failed: Stream) -> None:
         """Every stream's summary so far, once, when ``failed`` stops the run."""

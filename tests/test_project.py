@@ -82,7 +82,7 @@ def test_meltano_yml_declares_every_setting_and_secret() -> None:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     tap = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-hrdata")
     check_declarations(tap["settings"], "meltano.yml")
-    assert tap["pip_url"] == "-e ."
+    assert tap["pip_url"] == "-e .[s3]"  # the project itself, with s3fs for s3:// files_storage_url
     assert tap["namespace"] == "tap_hrdata"
     loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
     assert loaders["target-postgres"]["pip_url"].startswith("meltanolabs-target-postgres")

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import time
 import typing as t
 
 from tap_hrdata.values import utc_timestamp
@@ -89,17 +92,87 @@ class RequestJournal:
         self.write(key, {**entry, "done": True, "bookmark": bookmark})
 
     def forget(self, key: str) -> None:
-        """Remove an entry (missing is fine)."""
+        """Remove an entry and its claim (missing is fine)."""
         path = self._path(key)
         if self.storage.fs.exists(path):
             self.storage.fs.rm(path)
+        self.release(key)
 
-    def prune(self, committed: str | None, pending_id: str | None) -> int:
+    def _claim_path(self, key: str) -> str:
+        return self.storage.key_path(*FOLDER, f"{key}.claim")
+
+    def claim(self, key: str) -> bool:
+        """Claim the right to POST the request of ``key``: True for the one run whose exclusive create wins.
+
+        Local storage: ``open(path, "x")`` (O_EXCL). Object stores: fsspec's ``"xb"`` mode, a
+        conditional put (If-None-Match) where the backend has one (s3fs does); a backend
+        without it falls back to look-then-write, which two runs starting within the same
+        instant can both pass (logged as a warning).
+        """
+        path = self._claim_path(key)
+        fs = self.storage.fs
+        if self.storage.local:
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        owner = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}).encode()
+        try:
+            with fs.open(path, "xb") as claim:
+                claim.write(owner)
+        except FileExistsError:
+            return False
+        except (ValueError, NotImplementedError, TypeError):
+            self.logger.warning(
+                "coresignal: this storage has no exclusive create; two runs of one partition at once could both pay"
+            )
+            if fs.exists(path):
+                return False
+            fs.pipe_file(path, owner)
+        return True
+
+    def abandoned(self, key: str, lease_seconds: float) -> str | None:
+        """Why the claim of ``key`` belongs to no live run (None while it may): its owner died.
+
+        A run killed (SIGKILL, a lost machine) between its claim and the journal entry leaves
+        the claim behind; waiting on it would stop every later run. On this host a claim whose
+        process is gone is abandoned at once; from another host, once it is older than
+        ``lease_seconds`` (longer than a POST may take). Taking it over is safe: if the dead
+        run's POST was charged, the vendor refuses the same request again (409), as before
+        claims existed.
+        """
+        try:
+            owner = json.loads(self.storage.fs.cat_file(self._claim_path(key)))
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(owner, dict):
+            return "its claim file is not a claim"
+        pid, host, at = owner.get("pid"), owner.get("host"), owner.get("at")
+        if host == socket.gethostname() and isinstance(pid, int) and pid != os.getpid() and not _alive(pid):
+            return f"its process {pid} on this host is gone"
+        if isinstance(at, (int, float)) and time.time() - at > lease_seconds:
+            return f"it is older than {lease_seconds:.0f} s"
+        return None
+
+    def claimed(self, key: str) -> bool:
+        """True while some run holds the claim of ``key``."""
+        return bool(self.storage.fs.exists(self._claim_path(key)))
+
+    def release(self, key: str) -> None:
+        """Give the claim of ``key`` up (missing is fine)."""
+        path = self._claim_path(key)
+        if self.storage.fs.exists(path):
+            self.storage.fs.rm(path)
+
+    def prune(
+        self,
+        committed: str | None,
+        pending_id: str | None,
+        within: tuple[datetime | None, datetime | None] | None = None,
+    ) -> int:
         """Remove the done entries the starting state covers; how many.
 
         ``committed`` is the bookmark of the state the run started with (a target wrote it
         after committing the records before it); ``pending_id`` the request that state
-        names as pending, never removed.
+        names as pending, never removed. ``within``: a partition's ``[start, end)``, outside
+        which entries belong to other partitions (whose own states decide), never removed here.
         """
         committed_at = utc_timestamp(committed)
         if committed_at is None:
@@ -110,8 +183,30 @@ class RequestJournal:
             entry = self.read(key)
             if entry is None or not entry.get("done") or entry.get("id") == pending_id:
                 continue
+            if within is not None and not _inside(entry, *within):
+                continue
             covered = utc_timestamp(entry.get("bookmark"))
             if covered is not None and covered <= committed_at:
                 self.forget(key)
                 removed += 1
         return removed
+
+
+def _inside(entry: dict[str, t.Any], start: datetime | None, end: datetime | None) -> bool:
+    """True when the entry's window starts inside ``[start, end)``."""
+    window = entry.get("window")
+    since = utc_timestamp(window.get("gte")) if isinstance(window, dict) else None
+    if since is None:
+        return start is None
+    return (start is None or since >= start) and (end is None or since < end)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True

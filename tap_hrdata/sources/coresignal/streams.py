@@ -344,8 +344,11 @@ class BulkJobsStream(VendorStream):
                 msg = f"coresignal.filters.{name} must be 'YYYY-MM-DD HH:MM:SS', got {configured!r}"
                 raise ConfigValidationError(msg, errors=[msg])
         bounds.append(utc_timestamp(filters.get("last_updated_gte")))
+        partition = self._tap.partition
+        if partition is not None:  # a partition's window: [start, end)
+            bounds.append(partition.start)
         known = [bound for bound in bounds if bound is not None]
-        return Window(gte=max(known) if known else None, lte=utc_timestamp(filters.get("last_updated_lte")))
+        return Window(gte=max(known) if known else None, lte=self.first_window_upper())
 
     def request_body(self, window: Window | None) -> dict[str, t.Any]:
         """The filter request: the configured filters within ``window``, the limit, the webhook."""
@@ -418,10 +421,47 @@ class BulkJobsStream(VendorStream):
                 "(a request without either would buy everything)"
             )
             raise ConfigValidationError(msg, errors=[msg])
+        # Two runs of the same partition (or config) at once: only the one that claims the
+        # request's journal key (an exclusive create) pays; the other resumes its request.
+        key = self.journal_key(window)
+        if not self.journal.claim(key):
+            return self.claimed_elsewhere(key, window)
         # From the POST until the request is journalled and its id is in a STATE, a SIGTERM or
         # SIGINT waits: stopping in between would lose a request already paid for.
-        with self._tap.uninterrupted():
-            return self.paid_request(request, window)
+        try:
+            with self._tap.uninterrupted():
+                return self.paid_request(request, window)
+        except BaseException:
+            if self.journal.read(key) is None:  # no answer naming a request: nothing to resume, as before
+                self.journal.release(key)
+            raise
+
+    def claimed_elsewhere(self, key: str, window: Window | None) -> dict[str, t.Any]:
+        """Another run claimed this request: wait for its journal entry and resume that request (paid once)."""
+        self.logger.info("coresignal: another run is creating this data request (journal key %s); waiting for it", key)
+        deadline = time.monotonic() + float(self.settings["poll_timeout_seconds"])
+        interval = min(float(self.settings["poll_interval_seconds"]), 1.0)
+        while time.monotonic() < deadline:
+            journalled = self.journalled_request(window)
+            if journalled is not None:
+                return journalled
+            if not self.journal.claimed(key):  # its POST failed: this run may pay
+                return self.create_request(window)
+            lease = 2 * float(self._tap.config.get("request_deadline_seconds") or 600)
+            reason = self.journal.abandoned(key, lease)
+            if reason is not None:
+                self.logger.warning(
+                    "coresignal: journal key %s was claimed by a run that died (%s); taking it over", key, reason
+                )
+                self.journal.release(key)
+                return self.create_request(window)
+            time.sleep(interval)
+        msg = (
+            f"coresignal: journal key {key} is claimed by another run that never journalled its data request; "
+            "if no run is under way, check the Coresignal dashboard, then remove "
+            f"coresignal/requests/{key}.claim under files_storage_url"
+        )
+        raise CoresignalError(msg)
 
     def paid_request(self, request: HTTPRequest, window: Window | None) -> dict[str, t.Any]:
         """Send the paid POST, journal the request and put its id in a STATE: the pending request."""
@@ -760,6 +800,8 @@ class BulkJobsStream(VendorStream):
             context
         )
         self.prune_journal(pending)
+        if pending is None and self.partition_done(window):
+            return
         while True:
             pending, window = self.request_for(pending, window)
             answer = self.wait_for_files(pending)
@@ -790,7 +832,7 @@ class BulkJobsStream(VendorStream):
                 return
             else:
                 raise self.undeliverable(pending, answer)
-            if window is None or window.lte is None or window.lte == self.first_window_upper():
+            if self.last_window(window) or window is None or window.lte is None:
                 break
             # A bounded window is done: what it covered is collected, the next one starts after it.
             self.stream_state[COLLECTED_UNTIL] = window.lte.isoformat()
@@ -842,13 +884,46 @@ class BulkJobsStream(VendorStream):
             marks.append(state.get("replication_key_value"))
         known = [mark for mark in map(utc_timestamp, marks) if mark is not None]
         committed = max(known).isoformat() if known else None
-        removed = self.journal.prune(committed, pending["id"] if pending is not None else None)
+        partition = self._tap.partition
+        removed = self.journal.prune(
+            committed,
+            pending["id"] if pending is not None else None,
+            within=(partition.start, partition.end) if partition is not None else None,
+        )
         if removed:
             self.logger.info("coresignal: %d journalled request(s) are covered by the state and forgotten", removed)
 
     def first_window_upper(self) -> datetime | None:
-        """The configured upper bound of ``last_updated`` (none: up to now, open-ended)."""
-        return utc_timestamp((self.settings.get("filters") or {}).get("last_updated_lte"))
+        """The configured upper bound of ``last_updated`` (none: up to now, open-ended).
+
+        A partition ending at ``end`` asks up to ``end`` minus one second: the API's times are
+        whole seconds and ``last_updated_lte`` is inclusive, so two windows never buy one instant.
+        """
+        bounds = [utc_timestamp((self.settings.get("filters") or {}).get("last_updated_lte"))]
+        partition = self._tap.partition
+        if partition is not None and partition.end is not None:
+            bounds.append(partition.end - timedelta(seconds=1))
+        known = [bound for bound in bounds if bound is not None]
+        return min(known) if known else None
+
+    def partition_done(self, window: Window | None) -> bool:
+        """True when a bounded partition's whole window is collected already (its rerun buys nothing)."""
+        upper = self.first_window_upper()
+        if self._tap.partition is None or window is None or upper is None:
+            return False
+        collected = utc_timestamp(self.stream_state.get(COLLECTED_UNTIL))
+        done = (collected is not None and collected >= upper) or (window.gte is not None and window.gte > upper)
+        if done:
+            self.logger.info("coresignal: partition %s is collected already", self._tap.partition.describe())
+        return done
+
+    def last_window(self, window: Window | None) -> bool:
+        """True when ``window`` (just collected) was the last; a partition's then records its window as collected."""
+        if window is None or window.lte is None or window.lte == self.first_window_upper():
+            if window is not None and window.lte is not None and self._tap.partition is not None:
+                self.stream_state[COLLECTED_UNTIL] = window.lte.isoformat()
+            return True
+        return False
 
     def narrower(self, window: Window | None, pending: dict[str, t.Any], answer: FilesAnswer) -> Window:
         """The first half of a window the vendor refused as over the cap (nothing was charged)."""

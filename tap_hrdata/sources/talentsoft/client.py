@@ -127,6 +127,11 @@ class ExportPaginator(OffsetPaginator):
         """The offset after the last record taken."""
         return self.position
 
+    def rewind(self, position: int) -> None:
+        """Read again from ``position`` (before the current one), even when the last page seemed the end."""
+        self.position = position
+        self._finished = False  # the SDK's end-of-paging flag: paging goes on from ``position``
+
     @override
     def advance(self, response: requests.Response) -> None:
         """Move to the next page and reset the per-page counts."""

@@ -325,14 +325,26 @@ class ExportStream(TalentsoftStream):
         """The date clause of a ``modified`` pass.
 
         ``ge`` the bookmark (its keys at that instant are skipped), else ``gt`` ``start_date``
-        (the later of the two), else none (the whole export).
+        (the later of the two), else none (the whole export). A partition's window
+        ``[start, end)`` (tap_hrdata/partitions.py) raises the lower bound to ``ge start``
+        when it is later than both, and adds ``lt end``: contiguous windows cut the export
+        into disjoint slices, the first one starting where ``start_date`` does (``gt``).
         """
         start = utc_timestamp(self.config.get("start_date"))
-        if bookmark is not None and (start is None or bookmark.moment >= start):
-            return f"updateDate:ge:{vendor_date(bookmark.moment)}"
-        if start is not None:
-            return f"updateDate:gt:{start:%Y-%m-%dT%H:%M:%SZ}"
-        return None
+        partition = self._tap.partition
+        window_start = partition.start if partition is not None else None
+        window_end = partition.end if partition is not None else None
+        floor = max((moment for moment in (start, window_start) if moment is not None), default=None)
+        clauses = []
+        if bookmark is not None and (floor is None or bookmark.moment >= floor):
+            clauses.append(f"updateDate:ge:{vendor_date(bookmark.moment)}")
+        elif window_start is not None and (start is None or window_start > start):
+            clauses.append(f"updateDate:ge:{vendor_date(window_start)}")
+        elif start is not None:
+            clauses.append(f"updateDate:gt:{start:%Y-%m-%dT%H:%M:%SZ}")
+        if window_end is not None:
+            clauses.append(f"updateDate:lt:{vendor_date(window_end)}")
+        return ",".join(clauses) or None
 
     def export_filter(self) -> str | None:
         """The ``filter`` sent: ``talentsoft.filter``, and ``start_date`` as ``updateDate:gt:...``.
@@ -425,7 +437,7 @@ class ExportStream(TalentsoftStream):
         return {}
 
     @override
-    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+    def records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:  # noqa: PLR0915  # one paging loop, in order
         """Page through the export, resuming a broken body after the last record taken.
 
         The next page is requested while this one is read (:class:`NextPage`), when
@@ -446,6 +458,7 @@ class ExportStream(TalentsoftStream):
         modified_pass = self._pass if self.modified else None
         state = self.get_context_state(context)
         plan = self.refresh_plan(state)
+        shrink = ShrinkGuard()
         if modified_pass is not None:
             # The SDK keeps an unsorted stream's greatest value there; this stream's progress is modified_run.
             state["progress_markers"] = {"Note": f"progress is kept in {MODIFIED_RUN}"}
@@ -463,6 +476,7 @@ class ExportStream(TalentsoftStream):
 
         try:
             while not paginator.finished:
+                shrink.page_start = paginator.position
                 for document in self.page_documents(context, paginator, next_page, read):
                     record = {**self.document_record(document), **selection}
                     offset = document.offset
@@ -482,6 +496,7 @@ class ExportStream(TalentsoftStream):
                     self.document_done()
                     self._pending = None
                 paginator.advance(answered[0])
+                shrink.follow(paginator, self.name, self.logger)
         finally:
             next_page.drop()
             if self._reports is not None:  # the entries of the records written, before the STATE that counts them
@@ -549,6 +564,8 @@ class ExportStream(TalentsoftStream):
         refreshes nothing and starts the count at the journal's end. None when there is no
         journal to read.
         """
+        if self._tap.partition is not None:  # a slice of a backfill: the events are the incremental runs' business
+            return None
         reader, end = journal_extent(self._tap)
         through = state.get(EVENTS_REFRESHED)
         if reader is None or (end == 0 and through is None):
@@ -736,6 +753,40 @@ class ExportStream(TalentsoftStream):
 
     def document_done(self) -> None:
         """The last document's record, and its child streams' records, are written."""
+
+
+@dataclass
+class ShrinkGuard:
+    """Steps a pass back when the filtered export got smaller while it ran (a partition's window).
+
+    A window with an upper bound (``updateDate:lt:end``) loses the records edited while the
+    pass runs (their new date is past ``end``): the records after them move down one
+    position each, and paging on would skip as many. The Content-Range total says by how
+    much the set shrank; the page where it shows was served already shifted, so the pass
+    reads again from that page's start less the shrink (records read twice, none lost).
+    Without an upper bound the set only grows.
+    """
+
+    least: int | None = None
+    #: Where the page being read started.
+    page_start: int = 0
+
+    def follow(self, paginator: ExportPaginator, stream: str, logger: t.Any) -> None:
+        """After a page: step back when the total fell below the least seen so far."""
+        total = paginator.total
+        if total is None:
+            return
+        if self.least is not None and total < self.least:
+            back_to = max(0, self.page_start - (self.least - total))
+            logger.info(
+                "talentsoft stream '%s': the export shrank by %d record(s) during the pass; read again from offset %d",
+                stream,
+                self.least - total,
+                back_to,
+            )
+            if back_to < paginator.position:
+                paginator.rewind(back_to)
+        self.least = total if self.least is None else min(self.least, total)
 
 
 @dataclass

@@ -327,6 +327,14 @@ class DeliveredFilesStream(VendorStream):
         super().__init__(*args, **kwargs)
         self.deleted_files = 0
         self.business_types = business_type_ids(self.settings.get("business_types"))
+        # A partition (tap_hrdata.partitions) lists only its slice: its business types, its upload dates.
+        partition = self._tap.partition
+        self.listing_types = self.business_types
+        self.window: tuple[datetime | None, datetime | None] = (None, None)
+        if partition is not None:
+            if partition.business_types is not None:
+                self.listing_types = partition.business_types
+            self.window = (partition.start, partition.end)
         self.page_size = int(self.settings["page_size"])
         self.downloader = FileDownloader(
             self.client,
@@ -396,8 +404,12 @@ class DeliveredFilesStream(VendorStream):
             start = StartingState.check(state, start.where)  # deletions update the marker
 
         since = self.get_starting_timestamp(context)
+        if self.window[0] is not None and (since is None or since < self.window[0]):
+            since = self.window[0]
         resumed = start.marker_at(since)
-        odata_filter = listing_filter(status="all", business_types=self.business_types, since=since)
+        odata_filter = listing_filter(
+            status="all", business_types=self.listing_types, since=since, before=self.window[1]
+        )
         business_types = (context or {}).get("business_types")
         downloads = (functools.partial(self.download, planned) for planned in self.plan(odata_filter, since, resumed))
         done = self.client.workers.in_order(failing_last(downloads))
@@ -580,7 +592,7 @@ class DeliveredFilesStream(VendorStream):
         first = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
         odata_filter = listing_filter(
             status="all",
-            business_types=self.business_types,
+            business_types=self.listing_types,
             since=first,
             before=first + timedelta(milliseconds=1),
         )
@@ -600,9 +612,11 @@ class DeliveredFilesStream(VendorStream):
             return
         # Candidates are collected first: deleting while paging would shift the pages.
         before = confirmed.bookmark.replace(microsecond=confirmed.bookmark.microsecond // 1000 * 1000)
+        # A partition deletes within its own slice only: its types, from its start on.
         odata_filter = listing_filter(
             status="downloaded",
-            business_types=self.business_types,
+            business_types=self.listing_types,
+            since=self.window[0],
             before=before + timedelta(milliseconds=1),
         )
         candidates: list[ListedFile] = []
